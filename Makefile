@@ -1,0 +1,37 @@
+# The README's two commands: `make bench` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEBS := dataset-fashion-mnist gimp-data opencv-doc
+
+.PHONY: setup bench test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q $$missing >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }; \
+	  elif command -v sudo >/dev/null; then sudo apt-get install -y -q $$missing >/dev/null || { sudo apt-get update -q >/dev/null && sudo apt-get install -y -q $$missing >/dev/null; }; \
+	  else echo "warning: cannot install $$missing (no root, no sudo, or not Debian): line_nb will download Fashion-MNIST and skip the GIMP/OpenCV image sources"; fi; \
+	fi
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# Train the Fashion-MNIST CNN if it is not cached, extract features, print the OOD table.
+bench: setup
+	$(BIN)/line-nb bench
+
+# Check that notebooks and library agree, run the notebooks as tests, then pytest.
+test: setup
+	PATH=$(BIN):$$PATH nbdev_export
+	PATH=$(BIN):$$PATH nbdev_clean
+	@if [ -n "$$(git status --porcelain -- nbs line_nb 2>/dev/null)" ]; then \
+	  echo "nbdev_export / nbdev_clean changed these files: the library and the notebooks are out of sync, or notebooks are not clean"; \
+	  git status --porcelain -- nbs line_nb; git diff --stat -- nbs line_nb; exit 1; fi
+	PATH=$(BIN):$$PATH OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} nbdev_test --n_workers 1
+	$(BIN)/python -m pytest -q tests
