@@ -14,3 +14,5 @@ from .clipping import clip_activations, clip_threshold_at_percentile
 from .actprune import activation_masks
 from .weightprune import weight_thresholds, weight_mask
 from .line import LINe, LINE_PRESETS, explain
+from .baselines import (ODIN, Mahalanobis, Clip, ReAct, DICE, DICEReAct, KNN, NAN, nan_score, NERO, ASH, SCALE, ash, scale,
+                        DETECTORS, make_detector, PytorchOODDetector)

@@ -61,6 +61,13 @@ class Detector(nn.Module):
     def score(self, model, data, **kw) -> torch.Tensor:
         "Score a data set from a model, through the cached feature pass."
         return self.score_features(extract(model, data, **kw).features)
+    @torch.no_grad()
+    def score_inputs(self, model, x: torch.Tensor) -> torch.Tensor:
+        "Scores for one batch of model inputs `x`, not cached; the model runs in eval mode and is left as it was."
+        bb = model if isinstance(model, Backbone) else Backbone(model)
+        was_training = bb.model.training; bb.model.eval()
+        try: return self.score_features(bb(x)[0])
+        finally: bb.model.train(was_training)
     def extra_repr(self): return f"q={self.num_features}, L={self.num_classes}"
 
 # %% ../nbs/06_detectors.ipynb #edcd0a71
