@@ -94,8 +94,11 @@ def percentile_rows(x: torch.Tensor, # (R, n): one percentile per row
                     p) -> torch.Tensor:
     "Per-row percentile `p` (in [0, 100]) with NumPy's default linear interpolation; returns (R,)."
     p = check_pct(p, 'p')
+    x = as_tensor(x, 'x')
+    if x.ndim != 2: raise ValueError(f"x must be 2-D (R rows, n values), got shape {tuple(x.shape)}")
     n = x.shape[1]
     if n == 0: raise ValueError("cannot take a percentile of an empty row")
+    if not torch.isfinite(x).all(): raise ValueError("cannot take a percentile of values containing NaN or inf")
     pos = p / 100 * (n - 1)
     lo = int(np.floor(pos)); hi = min(lo + 1, n - 1); frac = pos - lo
     vlo = x.kthvalue(lo + 1, dim=1).values
@@ -105,4 +108,4 @@ def percentile_rows(x: torch.Tensor, # (R, n): one percentile per row
 
 def percentile(x: torch.Tensor, p) -> torch.Tensor:
     "Percentile `p` (in [0, 100]) of all entries of `x`, as `np.percentile` computes it."
-    return percentile_rows(x.reshape(1, -1), p)[0]
+    return percentile_rows(as_tensor(x, 'x').reshape(1, -1), p)[0]

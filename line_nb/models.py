@@ -13,7 +13,7 @@ from .data import ImageTensors, fashion_mnist, FASHION_MEAN, FASHION_STD
 
 # %% auto #0
 __all__ = ['FASHION_CNN_VERSION', 'FashionCNN', 'train_fashion_cnn', 'evaluate_accuracy', 'fashion_cnn', 'fashion_cnn_info',
-           'find_head', 'Backbone', 'imagenet_model', 'imagenet_transform']
+           'find_head', 'Backbone', 'load_checkpoint', 'imagenet_model', 'imagenet_transform']
 
 # %% ../nbs/03_models.ipynb #2a97e4d9
 def _conv_bn_relu(c_in, c_out):
@@ -182,6 +182,24 @@ def _imagenet_archs():
     return {'resnet50': (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
             'mobilenet_v2': (tvm.mobilenet_v2, tvm.MobileNet_V2_Weights.IMAGENET1K_V1)}
 
+def load_checkpoint(model: nn.Module, path, weights_only: bool = True, strip_prefix: str = 'module.') -> nn.Module:
+    "Load the state dict in `path` (bare, or under 'state_dict') into `model` strictly; every failure names the file and what was wrong."
+    try: ck = torch.load(path, map_location='cpu', weights_only=weights_only)
+    except Exception as e: raise RuntimeError(f"checkpoint {path} is unreadable (truncated, corrupted or not a torch file): {e}") from None
+    sd = ck['state_dict'] if isinstance(ck, dict) and 'state_dict' in ck else ck
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise RuntimeError(f"checkpoint {path} does not hold a state dict of tensors (got {type(sd).__name__})")
+    sd = {k.removeprefix(strip_prefix) if strip_prefix else k: v for k, v in sd.items()}   # `module.`: saved from DataParallel
+    own = model.state_dict()
+    missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
+    shapes = [f"{k}: {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model" for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or extra or shapes:
+        def few(ks): return ', '.join(ks[:5]) + (f' ... ({len(ks)} in all)' if len(ks) > 5 else '')
+        raise RuntimeError(f"checkpoint {path} does not fit {type(model).__name__}: " + '; '.join(
+            s for s in (missing and f"missing keys {few(missing)}", extra and f"unexpected keys {few(extra)}", shapes and f"size mismatch for {few(shapes)}") if s))
+    model.load_state_dict(sd, strict=True)
+    return model
+
 def imagenet_model(arch: str = 'resnet50', # 'resnet50' (V1 weights, as the paper) or 'mobilenet_v2'
                    weights_path=None,        # a local state-dict file
                    pretrained: bool = True,  # False: random weights (timing, tests)
@@ -197,9 +215,7 @@ def imagenet_model(arch: str = 'resnet50', # 'resnet50' (V1 weights, as the pape
             [Path(d)/fname for d in (os.environ.get('LINE_NB_IMAGENET_WEIGHTS'), cache_dir('checkpoints'), Path(torch.hub.get_dir())/'checkpoints') if d]
     for c in cands:
         if c.is_file():
-            sd = torch.load(c, map_location='cpu', weights_only=True)
-            model.load_state_dict(sd.get('state_dict', sd), strict=True)
-            return model.eval()
+            return load_checkpoint(model, c).eval()
     if weights_path: raise FileNotFoundError(f"weights file {weights_path} does not exist")
     if download:
         try: return ctor(weights=weights).eval()
