@@ -77,3 +77,4 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture(params=list(DETECTORS))
 def det_name(request): return request.param
+

@@ -9,6 +9,8 @@ import line_nb
 from line_nb import (MSP, Energy, LINe, ImageTensors, Backbone, extract, percentile, percentile_rows, fpr_at_95_tpr_id_positive,
                      fpr_at_95_tpr_ood_positive, auroc, aupr_in, aupr_out, ood_metrics, metrics_table, accuracy)
 
+pytestmark = pytest.mark.usefixtures('cache')   # every test here runs with a private LINE_NB_CACHE, never ~/.cache/line_nb
+
 NAN, INF = float('nan'), float('inf')
 
 # Detector features that must be refused, for fit_features and score_features alike: (id, make(x) -> bad input, error, message)
