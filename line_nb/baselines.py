@@ -26,7 +26,7 @@ class ODIN(Detector):
                  eps: float = 0.0014,        # input perturbation size, in pixel units (see `input_std`)
                  input_std=None):            # per-channel std of the input normalisation; None: inputs are raw pixels
         super().__init__(W, b)
-        if not T > 0: raise ValueError(f"T must be positive, got {T}")
+        if not (T > 0 and np.isfinite(T)): raise ValueError(f"T must be a positive finite number, got {T}")
         if not (eps >= 0 and np.isfinite(eps)): raise ValueError(f"eps must be a finite number >= 0, got {eps}")
         self.T, self.eps = float(T), float(eps)
         self.input_std = None if input_std is None else tuple(float(s) for s in input_std)

@@ -2,7 +2,7 @@
 import os
 import pytest
 import torch, torch.nn as nn
-from line_nb import MSP, Energy, LINe
+from line_nb import MSP, Energy, LINe, ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE
 from line_nb.core import set_seed
 
 torch.set_num_threads(1)
@@ -13,7 +13,27 @@ DETECTORS = {
     'Energy': lambda W, b: (Energy(W, b), False),
     'LINe': lambda W, b: (LINe(W, b, act_prune_pct=50., weight_prune_pct=50., clip_threshold=1.0), True),
     'LINe-paper': lambda W, b: (LINe(W, b, act_prune_pct=30., weight_prune_pct=70., clip_threshold=0.8, mode='paper'), True),
+    'ODIN': lambda W, b: (ODIN(W, b, eps=0.), False),          # eps > 0 needs images: tested in test_parity and 16_baselines
+    'Mahalanobis': lambda W, b: (Mahalanobis(W, b), True),
+    'ReAct': lambda W, b: (ReAct(W, b, pct=90.), False),
+    'DICE': lambda W, b: (DICE(W, b, p=70.), False),
+    'DICE+ReAct': lambda W, b: (DICEReAct(W, b, p=70., threshold=1.0), False),
+    'KNN': lambda W, b: (KNN(W, b, k=3), False),
+    'NAN': lambda W, b: (NAN(W, b), False),
+    'NAN+KNN': lambda W, b: (NAN(W, b, distance=KNN(W, b, k=3)), False),
+    'NERO': lambda W, b: (NERO(W, b, k=4), True),
+    'ASH': lambda W, b: (ASH(W, b, pct=65.), False),
+    'SCALE': lambda W, b: (SCALE(W, b, pct=65.), False),
 }
+
+# Detectors documented to refuse negative features (ASH and SCALE shape post-ReLU activations): property tests feed them |x|.
+NONNEGATIVE_ONLY = {'ASH', 'SCALE'}
+
+
+def inputs_for(name: str, x):
+    "The property-test input for detector `name`: |x| for the detectors that refuse negative features, else x."
+    return abs(x) if name in NONNEGATIVE_ONLY else x
+
 
 L, Q = 4, 12   # classes, feature width of the tiny heads and models
 

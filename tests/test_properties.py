@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 from hypothesis.extra.numpy import arrays
-from conftest import DETECTORS, L, Q, make_head, make_features, tiny_model, tiny_data
+from conftest import DETECTORS, inputs_for, L, Q, make_head, make_features, tiny_model, tiny_data
 from line_nb import Energy, LINe, Backbone, extract, set_seed
 from line_nb.core import tensor_digest
 
@@ -33,7 +33,7 @@ def fit_on(name, W, b, seed=1):
 @FAST
 @given(x=feats, head=heads, data=st.data())
 def test_scores_do_not_depend_on_batch_size(name, x, head, data):
-    det = fit_on(name, *head); x = torch.from_numpy(x)
+    det = fit_on(name, *head); x = torch.from_numpy(inputs_for(name, x))
     full = det.score_features(x)
     k = data.draw(st.integers(1, len(x)), label='batch size')
     parts = torch.cat([det.score_features(x[i:i + k]) for i in range(0, len(x), k)])
@@ -44,7 +44,7 @@ def test_scores_do_not_depend_on_batch_size(name, x, head, data):
 @FAST
 @given(x=feats, head=heads, data=st.data())
 def test_scores_do_not_depend_on_row_order(name, x, head, data):
-    det = fit_on(name, *head); x = torch.from_numpy(x)
+    det = fit_on(name, *head); x = torch.from_numpy(inputs_for(name, x))
     perm = torch.tensor(data.draw(st.permutations(range(len(x))), label='order'))
     torch.testing.assert_close(det.score_features(x[perm]), det.score_features(x)[perm], **TOL)
 
@@ -53,7 +53,7 @@ def test_scores_do_not_depend_on_row_order(name, x, head, data):
 @FAST
 @given(x=feats, head=heads)
 def test_scores_are_finite_for_finite_input(name, x, head):
-    s = fit_on(name, *head).score_features(torch.from_numpy(x))
+    s = fit_on(name, *head).score_features(torch.from_numpy(inputs_for(name, x)))
     assert s.shape == (len(x),) and s.dtype == torch.float32 and torch.isfinite(s).all()
 
 
@@ -61,7 +61,7 @@ def test_scores_are_finite_for_finite_input(name, x, head):
 @FAST
 @given(x=feats, head=heads)
 def test_state_dict_save_load_gives_identical_scores(name, x, head):
-    det = fit_on(name, *head); x = torch.from_numpy(x)
+    det = fit_on(name, *head); x = torch.from_numpy(inputs_for(name, x))
     buf = io.BytesIO(); torch.save(det.state_dict(), buf); buf.seek(0)
     other, _ = DETECTORS[name](*make_head(12345))          # another head entirely: everything must come from the state dict
     other.load_state_dict(torch.load(buf, weights_only=True))

@@ -143,22 +143,16 @@ def test_line_stream_chunks_bad_labels():
 
 @pytest.mark.parametrize('T', [0, -1., NAN])
 def test_energy_temperature_must_be_positive(T):
-    with pytest.raises(ValueError, match='T must be positive'): Energy(*make_head(), T=T)
+    with pytest.raises(ValueError, match='T must be a positive finite number'): Energy(*make_head(), T=T)
 
 
-def test_energy_temperature_inf(request):
-    request.applymarker(pytest.mark.xfail(strict=True, reason="Energy accepts T=inf and returns inf for every input; needs `math.isfinite(T)` in Energy.__init__ (06_detectors)"))
+def test_energy_temperature_inf():
     with pytest.raises(ValueError, match='T must be'): Energy(*make_head(), T=INF)
 
 
 # Finite input whose logits overflow float32: the score must be finite or the error must say so (never a silent NaN/inf).
-OVERFLOW_XFAIL = {'MSP': 'softmax of logits that overflowed to inf gives NaN', 'Energy': 'logsumexp of logits that overflowed to inf gives NaN'}
-
-
-def test_detector_overflowing_finite_input_is_never_silently_nan(det_name, request):
-    if det_name in OVERFLOW_XFAIL:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=OVERFLOW_XFAIL[det_name] + "; the detector should check its scores are finite "
-                                                               "and raise 'features overflow float32 logits' (06_detectors)"))
+# Every detector checks its scores in Detector.score_features and names the overflow.
+def test_detector_overflowing_finite_input_is_never_silently_nan(det_name):
     det, _, x, _ = fitted(det_name)
     x = x.clone(); x[0] = 3e38
     try: s = det.score_features(x)
@@ -437,3 +431,10 @@ def test_cli_no_command():
     assert code == 2 and 'the following arguments are required: command' in err
     code, err = run_cli(['frobnicate'])
     assert code == 2 and 'invalid choice' in err
+
+
+@pytest.mark.parametrize('name', ['ASH', 'SCALE'])
+def test_activation_shaping_refuses_negative_features(name):
+    "ASH and SCALE shape post-ReLU activations: negative features are refused with a message, never shaped silently."
+    det, _, x, _ = fitted(name)
+    with pytest.raises(ValueError, match='non-negative'): det.score_features(x - 1)
