@@ -169,10 +169,8 @@ def test_detector_state_dict_missing_extra_and_wrong_shape(det_name):
     with pytest.raises(RuntimeError, match='size mismatch for W'): fresh().load_state_dict({**sd, 'W': torch.ones(L + 1, Q)})
 
 
-def test_line_state_dict_from_other_hyperparameters(request):
-    request.applymarker(pytest.mark.xfail(strict=True, reason="LINe's hyperparameters are plain attributes, not in the state_dict: loading "
-                                                           "a fit made with other percentages silently mixes the two; store them with "
-                                                           "get_extra_state/set_extra_state and raise on a mismatch (15_line)"))
+def test_line_state_dict_from_other_hyperparameters():
+    # fixed: LINe keeps its hyperparameters in the state dict (get_extra_state) and refuses a mismatch
     x, y = make_features()
     a = LINe(*make_head(), act_prune_pct=90., weight_prune_pct=90.).fit_features(x, y)
     b = LINe(*make_head(), act_prune_pct=10., weight_prune_pct=None)
