@@ -32,15 +32,16 @@ nb_output_stderr = 'remove'  # progress bars and warnings are noise on a page
 nb_merge_streams = True
 myst_enable_extensions = ['dollarmath', 'colon_fence', 'deflist']
 myst_heading_anchors = 3
+myst_update_mathjax = False
 
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'signature'
 autodoc_inherit_docstrings = False  # torch's nn.Module docstrings are not line_nb's
-autodoc_default_options = {'members': True, 'show-inheritance': True}
 
 smartquotes_action = 'qe'  # quotes and ellipses, but `--option` stays two hyphens
 
 html_theme = 'furo'
+pygments_style, pygments_dark_style = 'tango', 'native'  # set here, or every build re-reads every page
 html_title = f'line_nb {release}'
 html_static_path = ['_static']
 html_css_files = ['line_nb.css']
@@ -110,8 +111,11 @@ def process(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             elif d in _TAGS: tags.add(_TAGS[d])
         if not cell.source.strip(): tags.add('remove-cell')
         if tags: cell.metadata['tags'] = sorted(tags)
-        if doc: cells.append(api_cell(mod, doc))
+        if doc: cells.append(api_cell(mod, doc)); cells[-1].id = f'{cell.get("id", len(cells))}-api'
     nb.cells = cells
+    # MyST-NB numbers lines (cell index + 1) * 10000 unless told, and MyST pads each eval-rst
+    # block with that many blank lines: slow and memory-hungry. Cell i starts at line 100 * i.
+    nb.metadata['source_map'] = [100 * i for i in range(len(cells))]
     return nb
 
 def write_if_changed(path: Path, text: str):
@@ -146,7 +150,8 @@ def write_api():
                   if inspect.isclass(getattr(mod, n, None)) or callable(getattr(mod, n, None))]
         summary = (inspect.getdoc(mod) or '').split('\n\n')[0]
         title = f'line_nb.{m}'
-        write_if_changed(API/f'{title}.rst', f'{title}\n{"=" * len(title)}\n\n.. automodule:: {title}\n')
+        write_if_changed(API/f'{title}.rst', f'{title}\n{"=" * len(title)}\n\n.. automodule:: {title}\n'
+                         '   :members:\n   :inherited-members:\n   :show-inheritance:\n')
         overview += [f'## [`line_nb.{m}`](line_nb.{m}.rst)', '', summary, '']
         if public:  # docstrings are one line of Markdown: the whole line is the summary
             overview += ['| name | what it is |', '|---|---|']
@@ -198,8 +203,15 @@ def drop_empty_globs(app, docname, source):
         return m.group(0) if hit else ''
     source[0] = _TOCTREE.sub(keep, source[0])
 
+def skip_foreign(app, what, name, obj, skip, options):
+    "A class's members from line_nb, inherited ones included (`LINe.fit_features`), none of torch's."
+    if what != 'class': return None
+    f = inspect.unwrap(getattr(getattr(obj, 'fget', obj), '__func__', getattr(obj, 'fget', obj)))
+    return None if (getattr(f, '__module__', None) or '').startswith('line_nb') else True
+
 def setup(app):
     stage()
     write_api()
     app.connect('source-read', drop_empty_globs)
     app.connect('autodoc-process-docstring', add_docments)
+    app.connect('autodoc-skip-member', skip_foreign)
