@@ -7,9 +7,10 @@ executed: the pages show the outputs stored in the notebooks. :func:`write_api` 
 page per module of ``line_nb/`` (also generated). ``nbdev_docs`` (Quarto) keeps using ``nbs/``.
 """
 from __future__ import annotations
-import ast, fnmatch, importlib, inspect, re, sys
+import ast, importlib, inspect, re, sys
 from pathlib import Path
 import nbformat
+from sphinx.util.matching import patmatch
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -123,14 +124,15 @@ def write_if_changed(path: Path, text: str):
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding='utf-8') != text: path.write_text(text, encoding='utf-8')
 
-def stage():
-    "Copy the notebooks from `nbs/` into `docs/nbs/`, processed; drop pages whose notebook is gone."
-    wanted = set()
+def stage() -> list[Path]:
+    "Copy the notebooks from `nbs/` into `docs/nbs/`, processed; drop those whose notebook is gone."
+    wanted, gone = set(), []
     for rel in notebooks():
         nb = process(nbformat.read(NBS/rel, as_version=4))
         write_if_changed(STAGED/rel, nbformat.writes(nb) + '\n'); wanted.add(STAGED/rel)
     for p in STAGED.rglob('*.ipynb'):
-        if p not in wanted: p.unlink()
+        if p not in wanted: p.unlink(); gone.append(p.relative_to(DOCS))
+    return gone
 
 # ---------------------------------------------------------------- API reference
 def modules() -> list[str]:
@@ -199,7 +201,7 @@ def drop_empty_globs(app, docname, source):
         body = m.group(1)
         if ':glob:' not in body: return m.group(0)
         pats = [l.strip() for l in body.splitlines() if l.strip() and not l.startswith(':')]
-        hit = any(fnmatch.fnmatch(f'nbs/{d}', p) for p in pats for d in staged)
+        hit = any(patmatch(f'nbs/{d}', p) for p in pats for d in staged)
         return m.group(0) if hit else ''
     source[0] = _TOCTREE.sub(keep, source[0])
 
@@ -210,7 +212,10 @@ def skip_foreign(app, what, name, obj, skip, options):
     return None if (getattr(f, '__module__', None) or '').startswith('line_nb') else True
 
 def setup(app):
-    stage()
+    gone = stage()
+    def drop_stale_pages(app):  # Sphinx keeps the HTML of a removed page: the notebook is gone
+        for rel in gone: (Path(app.outdir)/rel.with_suffix('.html')).unlink(missing_ok=True)
+    app.connect('builder-inited', drop_stale_pages)
     write_api()
     app.connect('source-read', drop_empty_globs)
     app.connect('autodoc-process-docstring', add_docments)

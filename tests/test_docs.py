@@ -92,7 +92,7 @@ def site():
 
 
 @pytest.fixture(scope='module')
-def pages(site, chromium):
+def pages(chromium, site):
     "Every page the tests look at, loaded in headless chromium (two at a time): {path: Page}."
     paths = ['index.html', 'api/index.html', 'api/line_nb.line.html'] + [f'nbs/{n}.html' for n in notebooks()]
     def load(path):
