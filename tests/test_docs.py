@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NBS, DOCS = ROOT/'nbs', ROOT/'docs'
 SITE = DOCS/'_build'/'html'
-BENCHMARK_PAGE = '16_baselines'  # the notebook whose page must show the results table
+BENCHMARK_PAGE = '20_benchmark_fashion'  # the notebook whose page must show the results table
 INSTALL = ("Debian's chromium is needed to check the rendered docs in a real browser: "
            "install it with `apt-get install chromium` (`make setup` does)")
 
