@@ -14,3 +14,4 @@ from .clipping import clip_activations, clip_threshold_at_percentile
 from .actprune import activation_masks
 from .weightprune import weight_thresholds, weight_mask
 from .line import LINe, LINE_PRESETS, explain
+from .greg import GRegConfig, GREG_METHODS, free_energy, energy_bounded_loss, energy_grad_norms, greg_loss, greg_plus_select, calibrate_margins, greg_finetune, greg_fashion_cnn, ood_comparison
