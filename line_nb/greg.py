@@ -5,7 +5,7 @@
 # %% ../nbs/30_greg.ipynb #c884aa67
 from __future__ import annotations
 import copy, math, os, time
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass, asdict
 import numpy as np
 import pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -181,6 +181,7 @@ def calibrate_margins(model: nn.Module,
 
 # %% ../nbs/30_greg.ipynb #71c1ba8e
 def _check_aux(aux):
+    "Check that `aux` is a non-empty uint8 image tensor (N, C, H, W)."
     if not isinstance(aux, torch.Tensor) or aux.dtype != torch.uint8 or aux.ndim != 4:
         raise TypeError(f"aux must be a uint8 image tensor (N, C, H, W), got {type(aux).__name__} {getattr(aux, 'dtype', '')} {tuple(getattr(aux, 'shape', ()))}")
     if len(aux) == 0: raise ValueError("the auxiliary outlier set is empty")
