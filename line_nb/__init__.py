@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 from .core import default_device, set_seed, cache_dir, percentile, percentile_rows
 from .data import ImageTensors, ToFloat, fashion_mnist, cifar, image_folder, FASHION_CLASSES
 from .oodsets import OOD_SETS, ood_set, ood_sets, auxiliary_outliers
-from .models import FashionCNN, fashion_cnn, train_fashion_cnn, evaluate_accuracy, Backbone, find_head, imagenet_model, imagenet_transform
+from .models import FashionCNN, fashion_cnn, load_checkpoint, train_fashion_cnn, evaluate_accuracy, Backbone, find_head, imagenet_model, imagenet_transform
 from .densenet import DenseNet3, densenet100, load_dice_densenet, cifar10_jpeg, cifar_transform, CIFAR_MEAN, CIFAR_STD
 from .features import Features, extract
 from .metrics import *
@@ -14,3 +14,5 @@ from .clipping import clip_activations, clip_threshold_at_percentile
 from .actprune import activation_masks
 from .weightprune import weight_thresholds, weight_mask
 from .line import LINe, LINE_PRESETS, explain
+from .baselines import (ODIN, Mahalanobis, Clip, ReAct, DICE, DICEReAct, KNN, NAN, nan_score, NERO, ASH, SCALE, ash, scale,
+                        DETECTORS, make_detector, PytorchOODDetector)

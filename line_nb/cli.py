@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #00e288fb
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, math, sys, time
 from pathlib import Path
 import torch
 from .core import set_seed
@@ -18,7 +18,8 @@ from .line import LINe
 from .clipping import clip_threshold_at_percentile
 
 # %% auto #0
-__all__ = ['DETECTORS', 'offline_benchmark', 'clip_option', 'resolve_clip', 'parser', 'bench', 'run', 'main']
+__all__ = ['DETECTORS', 'offline_benchmark', 'pct_option', 'clip_option', 'resolve_clip', 'positive_int', 'device_option',
+           'parser', 'bench', 'run', 'main']
 
 # %% ../nbs/07_cli.ipynb #b3d663b8
 from types import SimpleNamespace
@@ -34,12 +35,22 @@ def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set se
     return SimpleNamespace(backbone=bb, train=extract(bb, fashion_mnist('train'), **kw), test=extract(bb, fashion_mnist('test'), **kw), oods=oods)
 
 # %% ../nbs/07_cli.ipynb #aa1e3899
+def pct_option(s: str) -> float:
+    "Parse a percentage in [0, 100]."
+    try: v = float(s)
+    except ValueError: v = None
+    if v is None or not 0 <= v <= 100: raise argparse.ArgumentTypeError(f"must be a percentage in [0, 100], got {s!r}")
+    return v
+
 def clip_option(s: str):
-    "Parse --line-clip: a number, 'pNN' (the NN-th percentile of the ID training activations), or 'none'."
+    "Parse --line-clip: a finite number, 'pNN' (the NN-th percentile of the ID training activations), or 'none'."
     s = s.strip().lower()
     if s == 'none': return None
-    try: return ('pct', float(s[1:])) if s.startswith('p') else float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, pNN (a percentile of ID activations) or none, got {s!r}") from None
+    if s.startswith('p'): return ('pct', pct_option(s[1:]))
+    try: v = float(s)
+    except ValueError: v = None
+    if v is None or not math.isfinite(v): raise argparse.ArgumentTypeError(f"expected a finite number, pNN (a percentile of ID activations) or none, got {s!r}")
+    return v
 
 def resolve_clip(opt, train_features):
     "The clip threshold for option value `opt`, given the ID training features."
@@ -53,7 +64,25 @@ DETECTORS = {  # name: builder(backbone, options, ID training features)
 }
 
 # %% ../nbs/07_cli.ipynb #d6c56181
-def _csv(s): return [x.strip() for x in s.split(',') if x.strip()]
+def _csv(s):
+    "A comma-separated list of names: non-empty, without repeats."
+    names = [x.strip() for x in s.split(',') if x.strip()]
+    if not names: raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {s!r}")
+    if len(set(names)) < len(names): raise argparse.ArgumentTypeError(f"names repeat in {s!r}")
+    return names
+
+def positive_int(s: str) -> int:
+    "Parse an integer >= 1."
+    try: v = int(s)
+    except ValueError: v = 0
+    if v < 1: raise argparse.ArgumentTypeError(f"must be a positive integer, got {s!r}")
+    return v
+
+def device_option(s: str) -> str:
+    "Parse a torch device name ('cpu', 'cuda', 'cuda:1', ...)."
+    try: torch.device(s)
+    except RuntimeError: raise argparse.ArgumentTypeError(f"not a torch device: {s!r} (try cpu or cuda)") from None
+    return s
 
 def parser() -> argparse.ArgumentParser:
     "The command-line interface."
@@ -66,13 +95,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--detectors', type=_csv, default=list(DETECTORS), help=f'comma-separated, from {",".join(DETECTORS)} (default: all)')
     b.add_argument('--ood', type=_csv, default=None, help='comma-separated OOD sets (default: all of line_nb.oodsets.OOD_SETS)')
     b.add_argument('--seed', type=int, default=0, help='training seed of the CNN and seed of the OOD sets (default 0)')
-    b.add_argument('--batch-size', type=int, default=512, help='feature-extraction batch size (default 512)')
+    b.add_argument('--batch-size', type=positive_int, default=512, help='feature-extraction batch size (default 512)')
     b.add_argument('--bf16', action='store_true', help='bf16 autocast + channels_last for extraction (faster on CPU; fp32 scores)')
     b.add_argument('--no-cache', action='store_true', help='do not read or write the feature cache')
-    b.add_argument('--device', default=None, help='torch device (default: cuda when present, else cpu)')
+    b.add_argument('--device', type=device_option, default=None, help='torch device (default: cuda when present, else cpu)')
     b.add_argument('--out', default='results/bench', help='output folder for results.csv and results.json (default results/bench)')
-    b.add_argument('--line-act-prune-pct', type=float, default=90., help='LINe p_a: percent of neurons pruned per class (default 90)')
-    b.add_argument('--line-weight-prune-pct', type=float, default=90., help='LINe p_w: percent of weights pruned per class (default 90)')
+    b.add_argument('--line-act-prune-pct', type=pct_option, default=90., help='LINe p_a: percent of neurons pruned per class (default 90)')
+    b.add_argument('--line-weight-prune-pct', type=pct_option, default=90., help='LINe p_w: percent of weights pruned per class (default 90)')
     b.add_argument('--line-clip', type=clip_option, default=('pct', 90.), help="LINe clip threshold delta: a number, pNN for the NN-th percentile "
                    "of the ID training activations (ReAct's ID-only rule), or none (default p90; the paper's 1.0 is specific to its DenseNet)")
     b.add_argument('--line-mode', choices=('official', 'paper'), default='official', help="LINe ranking: the released code's (default) or the paper's wording")

@@ -43,7 +43,9 @@ def check_pct(p, name: str):
 # %% ../nbs/00_core.ipynb #ae51270a
 def as_tensor(x, name: str = 'x') -> torch.Tensor:
     "`x` (tensor or array) as a floating tensor, kept on its device; integer input is converted to float32."
-    if isinstance(x, np.ndarray): x = torch.from_numpy(x)
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in 'iuf': raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
     if not (x.is_floating_point() or x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
@@ -65,7 +67,9 @@ def check_features(x, name: str = 'features', width: int | None = None, allow_em
 # %% ../nbs/00_core.ipynb #abdbd61f
 def check_labels(y, n: int, num_classes: int | None = None, name: str = 'labels') -> torch.Tensor:
     "Check that `y` holds `n` integer class labels in [0, num_classes); return them as int64."
-    if isinstance(y, np.ndarray): y = torch.from_numpy(y)
+    if isinstance(y, np.ndarray):
+        if y.dtype.kind not in 'iu': raise TypeError(f"{name} must be integers, got dtype {y.dtype}")
+        y = torch.from_numpy(y)
     if not isinstance(y, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(y).__name__}")
     if y.is_floating_point() or y.dtype == torch.bool: raise TypeError(f"{name} must be integers, got dtype {y.dtype}")
     if y.ndim != 1 or len(y) != n: raise ValueError(f"{name} must be 1-D with {n} entries (one per feature row), got shape {tuple(y.shape)}")
@@ -94,8 +98,11 @@ def percentile_rows(x: torch.Tensor, # (R, n): one percentile per row
                     p) -> torch.Tensor:
     "Per-row percentile `p` (in [0, 100]) with NumPy's default linear interpolation; returns (R,)."
     p = check_pct(p, 'p')
+    x = as_tensor(x, 'x')
+    if x.ndim != 2: raise ValueError(f"x must be 2-D (R rows, n values), got shape {tuple(x.shape)}")
     n = x.shape[1]
     if n == 0: raise ValueError("cannot take a percentile of an empty row")
+    if not torch.isfinite(x).all(): raise ValueError("cannot take a percentile of values containing NaN or inf")
     pos = p / 100 * (n - 1)
     lo = int(np.floor(pos)); hi = min(lo + 1, n - 1); frac = pos - lo
     vlo = x.kthvalue(lo + 1, dim=1).values
@@ -105,4 +112,4 @@ def percentile_rows(x: torch.Tensor, # (R, n): one percentile per row
 
 def percentile(x: torch.Tensor, p) -> torch.Tensor:
     "Percentile `p` (in [0, 100]) of all entries of `x`, as `np.percentile` computes it."
-    return percentile_rows(x.reshape(1, -1), p)[0]
+    return percentile_rows(as_tensor(x, 'x').reshape(1, -1), p)[0]

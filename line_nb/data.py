@@ -13,7 +13,8 @@ from .core import cache_dir, tensor_digest
 
 # %% auto #0
 __all__ = ['FASHION_CLASSES', 'FASHION_FILES', 'FASHION_DIRS', 'FASHION_MEAN', 'FASHION_STD', 'ToFloat', 'ImageTensors',
-           'read_idx', 'find_fashion_mnist', 'fashion_mnist', 'cifar', 'image_folder', 'dataset_fingerprint']
+           'read_idx', 'given_root', 'find_fashion_mnist', 'fashion_mnist', 'cifar', 'image_folder',
+           'dataset_fingerprint']
 
 # %% ../nbs/01_data.ipynb #1a15e2f3
 class ToFloat:
@@ -39,7 +40,13 @@ class ImageTensors(Dataset):
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
             raise TypeError(f"images must be a uint8 tensor of shape (N, C, H, W), got {type(images).__name__} "
                             f"{getattr(images, 'dtype', '')} {tuple(getattr(images, 'shape', ()))}")
-        labels = torch.full((len(images),), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels).long()
+        if labels is None: labels = torch.full((len(images),), -1, dtype=torch.long)
+        else:
+            labels = torch.as_tensor(labels)
+            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+                raise TypeError(f"labels must be integers (class indices, -1 = no label), got dtype {labels.dtype}")
+            labels = labels.long()
+            if len(labels.shape) == 1 and len(labels) and labels.min() < -1: raise ValueError(f"labels must be class indices >= 0 or -1 (no label), got {int(labels.min())}")
         if labels.shape != (len(images),): raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
         self.images, self.labels, self.name, self.classes = images, labels, name, classes
         self.transform = ToFloat() if transform is None else transform
@@ -88,31 +95,38 @@ def _torchvision_roots(root=None):
     cands += [cache_dir('torchvision'), Path.home()/'.torchvision', Path.home()/'data', Path('data')]
     return [Path(c) for c in cands]
 
+def given_root(root, env: str) -> Path | None:
+    "The data folder the caller named (`root`, else the environment variable `env`), which must exist; None when neither is set."
+    if root is not None: what, p = 'root', root
+    elif os.environ.get(env): what, p = env, os.environ[env]
+    else: return None
+    if not Path(p).is_dir(): raise FileNotFoundError(f"{what}={str(p)!r} does not exist (or is not a folder)")
+    return Path(p)
+
 def find_fashion_mnist(root=None) -> Path:
-    "The folder holding the four Fashion-MNIST idx files; raises an error listing every place looked."
-    env = os.environ.get('LINE_NB_FASHION_MNIST')
-    cands = [Path(p) for p in (root, env) if p]
-    for p in [Path(p) for p in (root, env) if p]: cands.append(p/'FashionMNIST'/'raw')
-    cands += [Path(p) for p in FASHION_DIRS]
-    cands += [r/'FashionMNIST'/'raw' for r in _torchvision_roots()]
+    "The folder holding the four Fashion-MNIST idx files: only where `root` (or LINE_NB_FASHION_MNIST) says when given, else the usual places."
+    given = given_root(root, 'LINE_NB_FASHION_MNIST')
+    if given is not None: cands = [given, given/'FashionMNIST'/'raw']   # a named folder is never replaced by a guess
+    else: cands = [Path(p) for p in FASHION_DIRS] + [r/'FashionMNIST'/'raw' for r in _torchvision_roots()]
     for c in cands:
         if all(_idx_file(c, s) for pair in FASHION_FILES.values() for s in pair): return c
     raise FileNotFoundError("Fashion-MNIST not found. Looked for the four idx files (train-images-idx3-ubyte[.gz], ...) in:\n  "
                             + "\n  ".join(map(str, cands)) +
-                            "\nInstall Debian's `dataset-fashion-mnist`, set LINE_NB_FASHION_MNIST, pass root=..., or use download=True with a network.")
+                            ("\nOnly the folder you named is searched." if given is not None else
+                             "\nInstall Debian's `dataset-fashion-mnist`, set LINE_NB_FASHION_MNIST, pass root=..., or use download=True with a network."))
 
 # %% ../nbs/01_data.ipynb #963fc1a5
 FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
 
 def fashion_mnist(split: str = 'train', # 'train' (60,000) or 'test' (10,000)
-                  root=None,             # folder with the idx files (or a torchvision root); else looked up
-                  download: bool = True, # fall back to torchvision's download when nothing is found locally
+                  root=None,             # folder with the idx files (or a torchvision root), which must exist; else looked up
+                  download: bool = True, # fall back to torchvision's download when nothing is found locally (never with root given)
                   transform=None) -> ImageTensors:
     "Fashion-MNIST as `ImageTensors` (N, 1, 28, 28), found offline first."
     if split not in FASHION_FILES: raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     try: folder = find_fashion_mnist(root)
     except FileNotFoundError as e:
-        if not download: raise
+        if not download or root is not None or os.environ.get('LINE_NB_FASHION_MNIST'): raise
         try:
             import torchvision
             torchvision.datasets.FashionMNIST(cache_dir('torchvision'), train=True, download=True)
@@ -130,7 +144,7 @@ _CIFAR = {'cifar10': ('cifar-10-batches-py', 'CIFAR10', 'LINE_NB_CIFAR10'),
 
 def cifar(name: str = 'cifar10', # 'cifar10' or 'cifar100'
           split: str = 'test',    # 'train' or 'test'
-          root=None,              # a torchvision root holding the extracted python archive
+          root=None,              # a torchvision root holding the extracted python archive (must exist); else looked up
           download: bool = True,  # fall back to torchvision's download
           transform=None):
     "CIFAR-10/100 through torchvision, found offline first; returns a torchvision data set."
@@ -138,12 +152,13 @@ def cifar(name: str = 'cifar10', # 'cifar10' or 'cifar100'
     if name not in _CIFAR: raise ValueError(f"name must be one of {list(_CIFAR)}, got {name!r}")
     if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     folder, cls, env = _CIFAR[name]
-    roots = [Path(p) for p in (root, os.environ.get(env)) if p] + _torchvision_roots()
+    given = given_root(root, env)                     # a named folder is searched alone, never replaced by a guess
+    roots = [given] if given is not None else _torchvision_roots()
     for r in roots:
         if (r/folder).is_dir(): return getattr(torchvision.datasets, cls)(str(r), train=split == 'train', transform=transform)
     looked = "\n  ".join(str(r/folder) for r in roots)
     if download:
-        try: return getattr(torchvision.datasets, cls)(str(cache_dir('torchvision')), train=split == 'train', transform=transform, download=True)
+        try: return getattr(torchvision.datasets, cls)(str(given or cache_dir('torchvision')), train=split == 'train', transform=transform, download=True)
         except Exception as d: raise FileNotFoundError(f"{name} not found. Looked in:\n  {looked}\nThe download failed too: {d}") from None
     raise FileNotFoundError(f"{name} not found. Looked in:\n  {looked}\nSet {env}, pass root=..., or use download=True with a network.")
 

@@ -8,6 +8,7 @@ import copy, hashlib, math, os, shutil, tarfile, tempfile, urllib.request
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import cache_dir, default_device, set_seed
+from .models import load_checkpoint
 
 # %% auto #0
 __all__ = ['DICE_REPO', 'DICE_COMMIT', 'DICE_CHECKPOINTS', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR10_CLASSES', 'CIFAR10_JPEG_COUNTS',
@@ -170,10 +171,7 @@ def load_dice_densenet(dataset: str = 'cifar10', # 'cifar10' (10 classes) or 'ci
                        download: bool = True,      # allow the download from the DICE repository
                        weights_only: bool = True): # False only for a trusted file holding more than tensors
     "The DICE authors' DenseNet-BC-100 for CIFAR-10/100, loaded strictly, in eval mode."
-    ck = torch.load(find_dice_checkpoint(dataset, path, download), map_location='cpu', weights_only=weights_only)
-    sd = ck['state_dict'] if isinstance(ck, dict) and 'state_dict' in ck else ck
-    model = densenet100(10 if dataset == 'cifar10' else 100)
-    model.load_state_dict({k.removeprefix('module.'): v for k, v in sd.items()}, strict=True)  # `module.`: saved from DataParallel
+    model = load_checkpoint(densenet100(10 if dataset == 'cifar10' else 100), find_dice_checkpoint(dataset, path, download), weights_only)
     return model.to(device or default_device()).eval()
 
 # %% ../nbs/03a_densenet.ipynb #e5e543ee

@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_detectors.ipynb #b3058175
 from __future__ import annotations
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check_features, check_labels, as_tensor
 from .features import extract, Features
@@ -53,7 +54,13 @@ class Detector(nn.Module):
     def score_features(self, features) -> torch.Tensor:
         "One score per row of `features` (N, q): higher = more in-distribution."
         if not bool(self.fitted): raise RuntimeError(f"{type(self).__name__} is not fitted: call fit_features(train_features, train_labels) first")
-        return self._score(self._prep(features))
+        x = self._prep(features)
+        s = self._score(x)
+        if not torch.isfinite(s).all():
+            bad = (~torch.isfinite(s)).nonzero()[:5, 0].tolist()
+            raise ValueError(f"{type(self).__name__}: the scores of rows {bad} are not finite: the features overflow float32 logits "
+                             f"(largest |feature| {x.abs().max().item():.3g})")
+        return s
     def _score(self, x): raise NotImplementedError
     def fit(self, model, data, **kw):
         "Fit from a model and an ID training set, through the cached feature pass."
@@ -61,6 +68,13 @@ class Detector(nn.Module):
     def score(self, model, data, **kw) -> torch.Tensor:
         "Score a data set from a model, through the cached feature pass."
         return self.score_features(extract(model, data, **kw).features)
+    @torch.no_grad()
+    def score_inputs(self, model, x: torch.Tensor) -> torch.Tensor:
+        "Scores for one batch of model inputs `x`, not cached; the model runs in eval mode and is left as it was."
+        bb = model if isinstance(model, Backbone) else Backbone(model)
+        was_training = bb.model.training; bb.model.eval()
+        try: return self.score_features(bb(x)[0])
+        finally: bb.model.train(was_training)
     def extra_repr(self): return f"q={self.num_features}, L={self.num_classes}"
 
 # %% ../nbs/06_detectors.ipynb #edcd0a71
@@ -76,6 +90,6 @@ class Energy(Detector):
     "Energy score `T logsumexp(logits / T)` (Liu et al., 2020)."
     def __init__(self, W, b=None, T: float = 1.0):
         super().__init__(W, b)
-        if not T > 0: raise ValueError(f"T must be positive, got {T}")
+        if not (T > 0 and math.isfinite(T)): raise ValueError(f"T must be a positive finite number, got {T}")
         self.T = float(T)
     def _score(self, x): return energy(self.logits(x), self.T)

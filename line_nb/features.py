@@ -14,7 +14,8 @@ from .data import ImageTensors, dataset_fingerprint
 from .models import Backbone
 
 # %% auto #0
-__all__ = ['FEATURES_VERSION', 'Features', 'iter_batches', 'iter_features', 'model_fingerprint', 'feature_cache_path', 'extract']
+__all__ = ['CACHE_MAGIC', 'FEATURES_VERSION', 'Features', 'iter_batches', 'iter_features', 'model_fingerprint',
+           'feature_cache_path', 'extract']
 
 # %% ../nbs/04_features.ipynb #f92f9be7
 @dataclass
@@ -72,28 +73,42 @@ def model_fingerprint(bb: Backbone) -> str:
     return tensor_digest(type(bb.model).__name__, bb.head_name, bb.model.state_dict())
 
 # %% ../nbs/04_features.ipynb #fe8812ab
+CACHE_MAGIC = b'line_nb-cache-v2\n'   # then 8 bytes of payload length (little-endian) and 32 bytes of SHA-256
+
 def _save_atomic(obj, path: Path):
-    "Write `obj` with `torch.save` to `path`, then its SHA-256 to `path.sha256`, each through a rename."
+    "Write `obj` (`torch.save`) to `path` as one self-checking file, through a private temporary file and one atomic rename."
     buf = io.BytesIO(); torch.save(obj, buf); data = buf.getvalue()
-    tag = f'.{os.getpid()}.{time.time_ns()}.tmp'
-    for p, content in ((path, data), (path.with_suffix(path.suffix + '.sha256'), hashlib.sha256(data).hexdigest().encode())):
-        tmp = p.with_name(p.name + tag)
-        with open(tmp, 'wb') as f: f.write(content); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, p)
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.{time.time_ns()}.tmp')
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(CACHE_MAGIC + len(data).to_bytes(8, 'little') + hashlib.sha256(data).digest()); f.write(data)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)   # gone after the rename; removed after a failed write
 
 def _load_checked(path: Path):
-    "The object in `path` if it is complete and its checksum matches, else None (with a warning when a file is damaged)."
-    sha = path.with_suffix(path.suffix + '.sha256')
-    if not path.exists(): return None
-    if not sha.exists():
-        warnings.warn(f"cache file {path} has no checksum (an interrupted write?): recomputing it"); return None
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha.read_text().strip():
-        warnings.warn(f"cache file {path} does not match its checksum (truncated or corrupted): recomputing it"); return None
-    return torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    "The object in `path` if the file is complete and matches its checksum, else None (with a warning saying what was wrong)."
+    try: data = path.read_bytes()
+    except FileNotFoundError: return None
+    def bad(why): warnings.warn(f"cache file {path} {why}: recomputing it", stacklevel=3)
+    n = len(CACHE_MAGIC)
+    if not data.startswith(CACHE_MAGIC) or len(data) < n + 40: return bad("is not a complete line_nb cache file (truncated, or an older format)")
+    size, digest, payload = int.from_bytes(data[n:n + 8], 'little'), data[n + 8:n + 40], data[n + 40:]
+    if len(payload) != size: return bad(f"is truncated or padded ({len(payload)} payload bytes, its header says {size})")
+    if hashlib.sha256(payload).digest() != digest: return bad("does not match its checksum (corrupted)")
+    try: return torch.load(io.BytesIO(payload), map_location='cpu', weights_only=True)
+    except Exception as e: return bad(f"is unreadable ({type(e).__name__}: {e})")
 
 # %% ../nbs/04_features.ipynb #99bec3e9
-FEATURES_VERSION = 1  # bump to invalidate every cached feature file
+FEATURES_VERSION = 2  # bump to invalidate every cached feature file (2: one self-checking file per entry)
+
+def _fits(hit, bb: Backbone) -> str | None:
+    "Why a cached entry cannot be the features of `bb`, or None when it can."
+    if not isinstance(hit, dict) or not {'features', 'logits', 'labels', 'meta'} <= set(hit): return "lacks features, logits, labels or meta"
+    f, lg, y = hit['features'], hit['logits'], hit['labels']
+    if not all(isinstance(t, torch.Tensor) for t in (f, lg, y)): return "holds something other than tensors"
+    if f.ndim != 2 or lg.ndim != 2 or y.ndim != 1 or not (len(f) == len(lg) == len(y)) or len(f) == 0: return "has inconsistent shapes"
+    if (f.shape[1], lg.shape[1]) != (bb.num_features, bb.num_classes): return f"has width {f.shape[1]} and {lg.shape[1]} classes, the model {bb.num_features} and {bb.num_classes}"
 
 def feature_cache_path(bb: Backbone, data, name: str, bf16: bool = False) -> tuple[str, Path]:
     "The cache key and file of `data`'s features: they depend on the model's weights and head, the data, its transform and the precision."
@@ -115,7 +130,9 @@ def extract(model,                      # an nn.Module (its last operation an nn
     name = name or getattr(data, 'name', None) or type(data).__name__
     key, path = feature_cache_path(bb, data, name, bf16) if cache else (None, None)
     if cache and (hit := _load_checked(path)) is not None:
-        return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})
+        if (why := _fits(hit, bb)) is None:
+            return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})
+        warnings.warn(f"cache file {path} {why}: recomputing it")
     model_device = next(bb.model.parameters()).device
     if model_device != device: raise ValueError(f"the model is on {model_device} but device={device}; move the model first (line_nb does not move your model)")
     t0 = time.time()

@@ -23,7 +23,8 @@ def as_scores(s, # scores: 1-D NumPy array, torch tensor (any device) or list
     if isinstance(s, torch.Tensor):
         if s.is_complex() or s.dtype == torch.bool: raise TypeError(f"{name} must hold real numbers (int or float), got dtype {s.dtype}")
         s = s.detach().cpu().double().numpy()
-    a = np.asarray(s)
+    try: a = np.asarray(s)
+    except (ValueError, TypeError) as e: raise ValueError(f"{name} must be a 1-D sequence of numbers (one score per sample): {e}") from None
     if a.dtype.kind not in 'iuf': raise TypeError(f"{name} must hold real numbers (int or float), got dtype {a.dtype}")
     if a.ndim != 1: raise ValueError(f"{name} must be 1-D (one score per sample), got shape {a.shape}")
     if a.size == 0: raise ValueError(f"{name} is empty")
@@ -102,6 +103,8 @@ def accuracy(logits_or_preds, # (N, L) logits (reduced by argmax) or (N,) predic
     if len(p) == 0: raise ValueError("logits_or_preds is empty")
     p = check_labels(p, len(p), name='predictions')
     y = check_labels(torch.as_tensor(labels), len(p), num_classes, name='labels')
+    for t, what in ((p, 'predictions'), (y, 'labels')):
+        if t.min() < 0: raise ValueError(f"{what} must be class indices >= 0, got {int(t.min())} (label -1 marks OOD data, which has no accuracy)")
     return float((p.cpu() == y.cpu()).double().mean())
 
 # %% ../nbs/05_metrics.ipynb #f3e8a31f
@@ -125,6 +128,7 @@ def metrics_table(id_scores, # ID scores, higher = more ID
     if not ood: raise ValueError("ood is empty: give at least one OOD set")
     if 'average' in ood: raise ValueError("'average' is reserved for the average row; rename that OOD set")
     i = as_scores(id_scores, 'id_scores')
-    df = pd.DataFrame.from_dict({n: ood_metrics(i, s) for n, s in ood.items()}, orient='index')
+    oods = {n: as_scores(s, f'the scores of OOD set {n!r}') for n, s in ood.items()}   # errors name the set
+    df = pd.DataFrame.from_dict({n: ood_metrics(i, s) for n, s in oods.items()}, orient='index')
     df.loc['average'] = df.mean()
     return df if decimals is None else df.round(decimals)

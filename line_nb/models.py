@@ -12,8 +12,8 @@ from .core import cache_dir, default_device, set_seed, tensor_digest
 from .data import ImageTensors, fashion_mnist, FASHION_MEAN, FASHION_STD
 
 # %% auto #0
-__all__ = ['FASHION_CNN_VERSION', 'FashionCNN', 'train_fashion_cnn', 'evaluate_accuracy', 'fashion_cnn', 'fashion_cnn_info',
-           'find_head', 'Backbone', 'imagenet_model', 'imagenet_transform']
+__all__ = ['FASHION_CNN_VERSION', 'FashionCNN', 'train_fashion_cnn', 'evaluate_accuracy', 'load_checkpoint', 'fashion_cnn',
+           'fashion_cnn_info', 'find_head', 'Backbone', 'imagenet_model', 'imagenet_transform']
 
 # %% ../nbs/03_models.ipynb #2a97e4d9
 def _conv_bn_relu(c_in, c_out):
@@ -87,6 +87,26 @@ def evaluate_accuracy(model: nn.Module, data: ImageTensors, bs: int = 1000, devi
     finally: model.train(was_training)
     return 100 * correct / len(data)
 
+# %% ../nbs/03_models.ipynb #f0aeb783
+def load_checkpoint(model: nn.Module, path, weights_only: bool = True, strip_prefix: str = 'module.') -> nn.Module:
+    "Load the state dict in `path` (bare, or under 'state_dict') into `model` strictly; every failure names the file and what was wrong."
+    try: ck = torch.load(path, map_location='cpu', weights_only=weights_only)
+    except Exception as e: raise RuntimeError(f"checkpoint {path} is unreadable (truncated, corrupted or not a torch file): {e}") from None
+    sd = ck['state_dict'] if isinstance(ck, dict) and 'state_dict' in ck else ck
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise RuntimeError(f"checkpoint {path} does not hold a state dict of tensors (got {type(sd).__name__})")
+    sd = {k.removeprefix(strip_prefix) if strip_prefix else k: v for k, v in sd.items()}   # `module.`: saved from DataParallel
+    own = model.state_dict()
+    missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
+    shapes = [f"{k}: {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model" for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or extra or shapes:
+        def few(ks): return ', '.join(ks[:5]) + (f' ... ({len(ks)} in all)' if len(ks) > 5 else '')
+        raise RuntimeError(f"checkpoint {path} does not fit {type(model).__name__}: " + '; '.join(
+            s for s in (missing and f"missing keys {few(missing)}", extra and f"unexpected keys {few(extra)}", shapes and f"size mismatch for {few(shapes)}") if s))
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
 # %% ../nbs/03_models.ipynb #1b4a9c3d
 FASHION_CNN_VERSION = 1  # bump when the architecture or the training recipe changes
 
@@ -100,8 +120,8 @@ def fashion_cnn(seed: int = 0,            # training seed; each seed has its own
     path = cache_dir('checkpoints')/f'fashion_cnn_v{FASHION_CNN_VERSION}_e{epochs}_seed{seed}.pt'
     model = FashionCNN()
     if path.exists():
-        try: model.load_state_dict(torch.load(path, map_location='cpu', weights_only=True)['state_dict'], strict=True)
-        except Exception as e: raise RuntimeError(f"the cached checkpoint {path} is unreadable ({e}); delete it to retrain") from None
+        try: load_checkpoint(model, path)
+        except RuntimeError as e: raise RuntimeError(f"the cached {e}; delete it to retrain") from None
         return model.to(device).eval()
     if not train_if_missing: raise FileNotFoundError(f"no trained Fashion-MNIST CNN at {path}; call fashion_cnn(train_if_missing=True)")
     model, hist = train_fashion_cnn(epochs=epochs, seed=seed, device=device, progress=progress)
@@ -197,9 +217,7 @@ def imagenet_model(arch: str = 'resnet50', # 'resnet50' (V1 weights, as the pape
             [Path(d)/fname for d in (os.environ.get('LINE_NB_IMAGENET_WEIGHTS'), cache_dir('checkpoints'), Path(torch.hub.get_dir())/'checkpoints') if d]
     for c in cands:
         if c.is_file():
-            sd = torch.load(c, map_location='cpu', weights_only=True)
-            model.load_state_dict(sd.get('state_dict', sd), strict=True)
-            return model.eval()
+            return load_checkpoint(model, c).eval()
     if weights_path: raise FileNotFoundError(f"weights file {weights_path} does not exist")
     if download:
         try: return ctor(weights=weights).eval()
