@@ -6,7 +6,7 @@ from .data import ImageTensors, ToFloat, fashion_mnist, cifar, image_folder, FAS
 from .oodsets import OOD_SETS, ood_set, ood_sets, auxiliary_outliers
 from .models import FashionCNN, fashion_cnn, load_checkpoint, train_fashion_cnn, evaluate_accuracy, Backbone, find_head, imagenet_model, imagenet_transform
 from .densenet import DenseNet3, densenet100, load_dice_densenet, cifar10_jpeg, cifar_transform, CIFAR_MEAN, CIFAR_STD
-from .features import Features, extract
+from .features import Features, extract, iter_features
 from .metrics import *
 from .detectors import Detector, MSP, Energy, energy
 from .contrib import shapley_exact, taylor_attributions, intgrad_attributions, class_means, contributions
@@ -16,3 +16,4 @@ from .weightprune import weight_thresholds, weight_mask
 from .line import LINe, LINE_PRESETS, explain
 from .baselines import (ODIN, Mahalanobis, Clip, ReAct, DICE, DICEReAct, KNN, NAN, nan_score, NERO, ASH, SCALE, ash, scale,
                         DETECTORS, make_detector, PytorchOODDetector)
+from .distributed import init_distributed, extract_distributed, fit_distributed, all_reduce_fit_state, shard
