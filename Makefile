@@ -42,6 +42,6 @@ docs: setup
 	$(BIN)/sphinx-build -q -b html docs docs/_build/html
 	@echo "docs: open docs/_build/html/index.html"
 
-# LINe's performance measured side by side (bench/perf.py, about 20 minutes on a shared 2-core CPU): prints ratios, writes results/perf.{json,md}.
+# LINe's performance measured side by side (bench/perf.py, about 20 minutes on a shared 2-core CPU): prints ratios, writes bench/results/perf.{json,md}.
 perf: setup
 	$(BIN)/python bench/perf.py

@@ -1,4 +1,4 @@
-"""Performance of LINe, measured side by side in one run; prints ratios and writes results/perf.json and results/perf.md.
+"""Performance of LINe, measured side by side in one run; prints ratios and writes bench/results/perf.json and perf.md.
 
     python bench/perf.py            # the full run (about 10 minutes on a shared 2-core CPU)
     python bench/perf.py --quick    # smaller sizes, a smoke test (about 1 minute)
@@ -344,7 +344,7 @@ def main():
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1: on a shared machine one thread is far steadier)')
     p.add_argument('--machine', default=f"{_cpu_name()}, {os.cpu_count()} CPU cores, shared with other jobs" + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"),
                    help='how the machine is described in the results')
-    p.add_argument('--out', default=str(ROOT / 'results'), help='folder for perf.json and perf.md')
+    p.add_argument('--out', default=str(ROOT / 'bench' / 'results'), help='folder for perf.json and perf.md')
     p.add_argument('--_mem', help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
