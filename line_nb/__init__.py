@@ -16,4 +16,6 @@ from .weightprune import weight_thresholds, weight_mask
 from .line import LINe, LINE_PRESETS, explain
 from .baselines import (ODIN, Mahalanobis, Clip, ReAct, DICE, DICEReAct, KNN, NAN, nan_score, NERO, ASH, SCALE, ash, scale,
                         DETECTORS, make_detector, PytorchOODDetector)
+from .greg import (GRegConfig, GREG_METHODS, free_energy, energy_bounded_loss, energy_grad_norms, greg_loss, greg_plus_select,
+                   calibrate_margins, greg_finetune, greg_fashion_cnn, ood_comparison)
 from .distributed import init_distributed, extract_distributed, fit_distributed, all_reduce_fit_state, shard

@@ -40,7 +40,7 @@ BENCHMARK_SETTINGS = {
     'fashion': _FASHION,
     'cifar10': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2023, 0.1994, 0.2010)),
                 'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar10']},
-    'cifar100': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2673, 0.2564, 0.2762)),
+    'cifar100': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2023, 0.1994, 0.2010)),
                  'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar100'], 'KNN': dict(k=200), 'NAN+KNN': dict(k=200)},
     'imagenet': {**_FASHION, 'ODIN': dict(T=1000., eps=0.005, input_std=(0.229, 0.224, 0.225)), 'DICE': dict(p=70.),
                  'DICE+ReAct': dict(p=70., threshold='id_p90'), 'LINe': LINE_PRESETS['imagenet'], 'KNN': dict(k=1000, subsample=0.01),

@@ -1,0 +1,146 @@
+"The `line-nb bench` command: --help, the full-protocol code paths on small FAKE image folders, config files, and clear errors."
+import contextlib, io, json
+from pathlib import Path
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from line_nb.cli import main, parser
+from line_nb.benchmark import ALL_DETECTORS
+
+pytestmark = pytest.mark.usefixtures('cache')   # a private LINE_NB_CACHE for every test
+
+
+def run_cli(args):
+    "Exit code, stdout and stderr of `line-nb ARGS`, run in-process."
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: code = main(args)
+        except SystemExit as e: code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def fake_folder(root: Path, classes: int, per_class: int, size: int, seed: int, flat: bool = False, fmt: str = 'png') -> Path:
+    "A FAKE ImageFolder (class sub-folders) or flat folder of random RGB images: tests the code path, not any detector."
+    rng = np.random.default_rng(seed)
+    for c in range(classes):
+        d = root if flat else root/f'class{c:02d}'
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            base = rng.integers(0, 256, 3)   # one colour per image plus noise: classes do not matter here
+            a = np.clip(base + rng.normal(0, 40, (size, size, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(a).save(d/f'{c}_{i}.{fmt}')
+    return root
+
+
+def test_help_lists_every_option():
+    code, out, _ = run_cli(['bench', '--help'])
+    assert code == 0
+    bench = parser()._subparsers._group_actions[0].choices['bench']
+    opts = [s for a in bench._actions for s in a.option_strings if s.startswith('--')]
+    assert len(opts) > 25
+    for s in opts: assert s in out, s
+    for name in ALL_DETECTORS: assert name in out, name           # detector names, ID sets, models, the paper's OOD folders
+    for word in ('cifar10-jpeg', 'imagenet', 'densenet100', 'resnet50', 'mobilenet_v2', 'iNaturalist', 'LSUN-C', 'hyperparameters'): assert word in out, word
+
+
+def _dice_checkpoint_here():
+    from line_nb.densenet import find_dice_checkpoint
+    try: return find_dice_checkpoint('cifar10', download=False)
+    except FileNotFoundError: return None
+
+
+@pytest.mark.skipif(_dice_checkpoint_here() is None, reason='the DICE CIFAR-10 checkpoint is not on this machine (shared/data/checkpoints)')
+def test_densenet_on_fake_cifar_folders(tmp_path):
+    "(a) The CIFAR protocol's code path: 10-class 32x32 ID folders, the DICE DenseNet, two OOD folders (tree and flat), a TOML config."
+    idr = tmp_path/'id'
+    fake_folder(idr/'train', 10, 3, 32, 0); fake_folder(idr/'test', 10, 2, 32, 1)
+    fake_folder(tmp_path/'Textures', 2, 4, 48, 2, fmt='jpg')                 # ImageFolder tree, other size: resized to 32
+    fake_folder(tmp_path/'LSUN-C', 1, 6, 36, 3, flat=True)                   # flat folder
+    cfg = tmp_path/'bench.toml'
+    cfg.write_text(f'id = "folder"\nmodel = "densenet100"\nweights = "cifar10"\nid_train_root = "{idr/"train"}"\n'
+                   f'detectors = ["MSP", "Energy", "LINe", "ODIN", "KNN"]\nbatch_size = 16\n'
+                   f'[ood_folders]\nTextures = "{tmp_path/"Textures"}"\n'
+                   f'[hyperparameters.KNN]\nk = 3\n[hyperparameters.LINe]\nclip_threshold = "id_p80"\n')
+    out = tmp_path/'out'
+    code, stdout, err = run_cli(['bench', '--config', str(cfg), '--id-test-root', str(idr/'test'), '--ood-folder', f'LSUN-C={tmp_path/"LSUN-C"}',
+                                 '--out', str(out), '--quiet', '--device', 'cpu', '--line-weight-prune-pct', '50', '--odin-max', '5'])
+    assert code == 0, err
+    assert 'computed by line_nb on folder / densenet100' in stdout and 'DICE checkpoint' in stdout
+    assert 'ODIN scored on seeded random subsets of at most 5 images' in stdout
+    assert 'Textures: 8 images, folder' in stdout and 'LSUN-C: 6 images, folder' in stdout
+    assert "BENCHMARK_SETTINGS['cifar10']" in stdout and 'KNN: k=3' in stdout and 'weight_prune_pct=50' in stdout
+    assert sorted(p.name for p in out.iterdir()) == ['histograms.png', 'results.csv', 'results.json', 'roc.png']
+    df = pd.read_csv(out/'results.csv')
+    assert list(dict.fromkeys(df.detector)) == ['MSP', 'Energy', 'LINe', 'ODIN', 'KNN']
+    assert set(df.ood) == {'Textures', 'LSUN-C', 'average'} and len(df) == 5 * 3
+    assert df[['FPR95', 'AUROC', 'AUPR-In', 'AUPR-Out']].apply(lambda c: c.between(0, 100)).all().all()
+    js = json.loads((out/'results.json').read_text())
+    assert js['id']['n_train'] == 30 and js['id']['n_test'] == 20 and js['model']['weights'] == 'cifar10' and js['settings'] == 'cifar10'
+    assert js['hyperparameters']['LINe']['weight_prune_pct'] == 50 and isinstance(js['hyperparameters']['LINe']['clip_threshold'], float)
+    assert js['ood']['Textures']['offline_stand_in'] is False and len(js['rows']) == 15
+    for f in ('histograms.png', 'roc.png'): assert (out/f).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.parametrize('arch', ['resnet50'])
+def test_imagenet_model_on_fake_224_folders(tmp_path, arch):
+    "(b) The ImageNet protocol's code path: 224 px ID folders, a torchvision model with RANDOM weights (--weights none), OOD folders."
+    fake_folder(tmp_path/'train', 3, 3, 224, 0); fake_folder(tmp_path/'val', 3, 1, 224, 1)
+    fake_folder(tmp_path/'iNaturalist', 1, 3, 96, 2, flat=True); fake_folder(tmp_path/'Places', 2, 1, 300, 3, fmt='jpg')
+    out = tmp_path/'out'
+    code, stdout, err = run_cli(['bench', '--id', 'folder', '--model', arch, '--weights', 'none', '--id-train-root', str(tmp_path/'train'),
+                                 '--id-test-root', str(tmp_path/'val'), '--ood-folder', f'iNaturalist={tmp_path/"iNaturalist"}',
+                                 '--ood-folder', f'Places={tmp_path/"Places"}', '--detectors', 'Energy,ReAct,DICE,LINe,ODIN', '--id-train-max', '6',
+                                 '--batch-size', '4', '--out', str(out), '--quiet', '--device', 'cpu'])
+    assert code == 0, err
+    assert f'computed by line_nb on folder / {arch}' in stdout and 'RANDOM weights (3 classes, --weights none)' in stdout
+    assert 'fitted on a seeded random subset of 6 of the 9 ID training images' in stdout
+    assert "BENCHMARK_SETTINGS['imagenet']" in stdout
+    df = pd.read_csv(out/'results.csv')
+    assert set(df.ood) == {'iNaturalist', 'Places', 'average'} and list(dict.fromkeys(df.detector)) == ['Energy', 'ReAct', 'DICE', 'LINe', 'ODIN']
+    assert (out/'roc.png').exists() and (out/'histograms.png').exists()
+    assert json.loads((out/'results.json').read_text())['model']['weights'] == 'none'
+
+
+def test_mobilenet_gets_the_papers_line_clip(tmp_path):
+    "MobileNetV2 takes LINe's clip 0.6 (the paper's appendix) on top of the imagenet settings; checked at planning, no data run."
+    from line_nb.cli import plan, merged_options
+    fake_folder(tmp_path/'t', 2, 1, 8, 0); fake_folder(tmp_path/'o', 1, 1, 8, 1)
+    a = parser().parse_args(['bench', '--id', 'imagenet', '--model', 'mobilenet_v2', '--id-train-root', str(tmp_path/'t'), '--id-test-root', str(tmp_path/'t'),
+                             '--ood-folder', f'SUN={tmp_path/"o"}', '--detectors', 'LINe,DICE'])
+    P = plan(merged_options(a))
+    assert P.hyperparameters['LINe'] == dict(act_prune_pct=10., weight_prune_pct=10., clip_threshold=0.6) and P.hyperparameters['DICE'] == dict(p=70.)
+    assert P.settings == 'imagenet' and P.weights == 'imagenet'
+
+
+@pytest.mark.parametrize('args,code,msg', [
+    (['--id', 'cifar10', '--no-download', '--id-root', '{tmp}/nowhere'], 1, "root='{tmp}/nowhere' does not exist"),
+    (['--ood-folder', 'SVHN={tmp}/missing'], 1, 'OOD folder {tmp}/missing does not exist'),
+    (['--ood-folder', 'iSUN={tmp}'], 1, 'holds no image files'),
+    (['--id', 'folder', '--model', 'resnet50', '--weights', 'none', '--id-train-root', '{tmp}/nope', '--id-test-root', '{tmp}'], 1, '--id-train-root {tmp}/nope does not exist'),
+    (['--id', 'fashion-mnist', '--model', 'resnet50'], 1, 'model/ID mismatch: --model resnet50 fits --id imagenet or folder, not fashion-mnist'),
+    (['--model', 'densenet100', '--weights', '{tmp}/none.pth', '--id', 'cifar10-jpeg'], 1, "is neither cifar10 nor cifar100 nor an existing file"),
+    (['--detectors', 'LINe,Gram'], 1, "unknown detector(s) ['Gram']"),
+    (['--line-clip', 'p90', '--config', '{tmp}/bad.json'], 2, "config file {tmp}/bad.json: key 'hyperparameters': unknown detector 'Lime'"),
+    (['--config', '{tmp}/badhp.json'], 1, "hyperparameters: LINe does not take 'act_prune'; its parameters: act_prune_pct"),
+    (['--config', '{tmp}/badval.json'], 1, 'hyperparameters: KNN: k must be a positive integer, got 0'),
+    (['--ood-folder', 'x'], 2, 'expected NAME=PATH'),
+    (['--odin-max', '0'], 2, "must be a positive integer, got '0'"),
+    (['--settings', 'svhn'], 2, "invalid choice: 'svhn'"),
+])
+def test_errors_are_messages(tmp_path, cache, args, code, msg):
+    "A bad option, a missing data set or folder, a bad config file or a mismatch: an exit code and a message, no traceback, nothing run."
+    (tmp_path/'bad.json').write_text('{"hyperparameters": {"Lime": {"k": 1}}}')
+    (tmp_path/'badhp.json').write_text('{"hyperparameters": {"LINe": {"act_prune": 10}}}')
+    (tmp_path/'badval.json').write_text('{"hyperparameters": {"knn": {"k": 0}}}')
+    args = [a.replace('{tmp}', str(tmp_path)) for a in args]
+    got, _, err = run_cli(['bench', '--quiet', '--out', str(tmp_path/'out'), *args])
+    msg = msg.replace('{tmp}', str(tmp_path))
+    assert got == code and msg in err and 'Traceback' not in err, (got, err)
+    assert not (tmp_path/'out').exists() and not (cache/'features').exists()
+
+
+def test_missing_fashion_mnist_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv('LINE_NB_FASHION_MNIST', str(tmp_path))   # a named folder is searched alone
+    code, _, err = run_cli(['bench', '--quiet', '--out', str(tmp_path/'out'), '--detectors', 'MSP', '--no-download'])
+    assert code == 1 and 'Fashion-MNIST not found' in err and str(tmp_path) in err and 'Traceback' not in err, err
