@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBS := dataset-fashion-mnist gimp-data opencv-doc chromium
 
-.PHONY: setup bench test docs
+.PHONY: setup bench test docs perf
 
 setup: $(VENV)/.installed
 
@@ -41,3 +41,7 @@ test: setup
 docs: setup
 	$(BIN)/sphinx-build -q -b html docs docs/_build/html
 	@echo "docs: open docs/_build/html/index.html"
+
+# LINe's performance measured side by side (bench/perf.py, about 20 minutes on a shared 2-core CPU): prints ratios, writes bench/results/perf.{json,md}.
+perf: setup
+	$(BIN)/python bench/perf.py

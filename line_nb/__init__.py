@@ -6,7 +6,7 @@ from .data import ImageTensors, ToFloat, fashion_mnist, cifar, image_folder, FAS
 from .oodsets import OOD_SETS, ood_set, ood_sets, auxiliary_outliers
 from .models import FashionCNN, fashion_cnn, load_checkpoint, train_fashion_cnn, evaluate_accuracy, Backbone, find_head, imagenet_model, imagenet_transform
 from .densenet import DenseNet3, densenet100, load_dice_densenet, cifar10_jpeg, cifar_transform, CIFAR_MEAN, CIFAR_STD
-from .features import Features, extract
+from .features import Features, extract, iter_features
 from .metrics import *
 from .detectors import Detector, MSP, Energy, energy
 from .contrib import shapley_exact, taylor_attributions, intgrad_attributions, class_means, contributions
@@ -18,3 +18,4 @@ from .baselines import (ODIN, Mahalanobis, Clip, ReAct, DICE, DICEReAct, KNN, NA
                         DETECTORS, make_detector, PytorchOODDetector)
 from .greg import (GRegConfig, GREG_METHODS, free_energy, energy_bounded_loss, energy_grad_norms, greg_loss, greg_plus_select,
                    calibrate_margins, greg_finetune, greg_fashion_cnn, ood_comparison)
+from .distributed import init_distributed, extract_distributed, fit_distributed, all_reduce_fit_state, shard

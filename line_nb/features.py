@@ -14,7 +14,8 @@ from .data import ImageTensors, dataset_fingerprint
 from .models import Backbone
 
 # %% auto #0
-__all__ = ['CACHE_MAGIC', 'FEATURES_VERSION', 'Features', 'iter_batches', 'model_fingerprint', 'extract']
+__all__ = ['CACHE_MAGIC', 'FEATURES_VERSION', 'Features', 'iter_batches', 'iter_features', 'model_fingerprint',
+           'feature_cache_path', 'extract']
 
 # %% ../nbs/04_features.ipynb #f92f9be7
 @dataclass
@@ -38,20 +39,31 @@ def iter_batches(data, batch_size: int = 256, num_workers: int = 0):
 
 # %% ../nbs/04_features.ipynb #d6c4b0fd
 @torch.no_grad()
-def _run(bb: Backbone, data, batch_size, device, bf16, progress, desc, num_workers):
+def iter_features(bb: Backbone,            # the backbone: features and logits from one forward pass
+                  data,                    # `ImageTensors` or any Dataset yielding (image, label)
+                  batch_size: int = 256,
+                  device=None,             # default: CUDA when present
+                  bf16: bool = False,      # opt-in bf16 autocast + channels_last; yields float32
+                  num_workers: int = 0):
+    "Yield `(features, logits, labels)` per batch, in order, from the eval-mode model on `device`; its mode is restored after."
+    device = torch.device(device) if device else default_device()
     model = bb.model
     was_training = model.training; model.eval()
     cl = torch.channels_last if bf16 else torch.preserve_format
-    fs, ls, ys = [], [], []
     try:
-        with tqdm(total=len(data), desc=desc, unit='img', disable=not progress, leave=False) as bar:
-            for x, y in iter_batches(data, batch_size, num_workers):
-                x = x.to(device, memory_format=cl) if x.ndim == 4 else x.to(device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    f, lg = bb(x)
-                fs.append(f.float().cpu()); ls.append(lg.float().cpu()); ys.append(y.long().cpu())
-                bar.update(len(x))
+        for x, y in iter_batches(data, batch_size, num_workers):
+            x = x.to(device, memory_format=cl) if x.ndim == 4 else x.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                f, lg = bb(x)
+            yield f.float(), lg.float(), torch.as_tensor(y).long()
     finally: model.train(was_training)
+
+def _run(bb: Backbone, data, batch_size, device, bf16, progress, desc, num_workers):
+    fs, ls, ys = [], [], []
+    with tqdm(total=len(data), desc=desc, unit='img', disable=not progress, leave=False) as bar:
+        for f, lg, y in iter_features(bb, data, batch_size, device, bf16, num_workers):
+            fs.append(f.cpu()); ls.append(lg.cpu()); ys.append(y.cpu())
+            bar.update(len(f))
     if not fs: raise ValueError(f"data set {desc!r} is empty")
     return torch.cat(fs), torch.cat(ls), torch.cat(ys)
 
@@ -98,6 +110,11 @@ def _fits(hit, bb: Backbone) -> str | None:
     if f.ndim != 2 or lg.ndim != 2 or y.ndim != 1 or not (len(f) == len(lg) == len(y)) or len(f) == 0: return "has inconsistent shapes"
     if (f.shape[1], lg.shape[1]) != (bb.num_features, bb.num_classes): return f"has width {f.shape[1]} and {lg.shape[1]} classes, the model {bb.num_features} and {bb.num_classes}"
 
+def feature_cache_path(bb: Backbone, data, name: str, bf16: bool = False) -> tuple[str, Path]:
+    "The cache key and file of `data`'s features: they depend on the model's weights and head, the data, its transform and the precision."
+    key = tensor_digest(FEATURES_VERSION, model_fingerprint(bb), dataset_fingerprint(data), bool(bf16))
+    return key, cache_dir('features')/f"{''.join(c if c.isalnum() or c in '-_' else '_' for c in name)}-{key}.pt"
+
 def extract(model,                      # an nn.Module (its last operation an nn.Linear) or a `Backbone`
             data,                       # `ImageTensors` or any Dataset yielding (image, label)
             batch_size: int = 256,
@@ -111,8 +128,7 @@ def extract(model,                      # an nn.Module (its last operation an nn
     bb = model if isinstance(model, Backbone) else Backbone(model)
     device = torch.device(device) if device else default_device()
     name = name or getattr(data, 'name', None) or type(data).__name__
-    key = tensor_digest(FEATURES_VERSION, model_fingerprint(bb), dataset_fingerprint(data), bool(bf16)) if cache else None
-    path = cache_dir('features')/f"{''.join(c if c.isalnum() or c in '-_' else '_' for c in name)}-{key}.pt" if cache else None
+    key, path = feature_cache_path(bb, data, name, bf16) if cache else (None, None)
     if cache and (hit := _load_checked(path)) is not None:
         if (why := _fits(hit, bb)) is None:
             return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})

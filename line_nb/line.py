@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_line.ipynb #dd7c9ccd
 from __future__ import annotations
-import torch, torch.nn as nn
+import torch, torch.nn as nn, torch.nn.functional as F
 from .core import check_pct, check_labels
 from .detectors import Detector
 from .clipping import clip_activations, check_clip_threshold
@@ -105,25 +105,51 @@ def _fit_stream(self: LINe, chunks):
 
 LINe._fit, LINe.fit_stream = _fit, _fit_stream
 
-# %% ../nbs/15_line.ipynb #8067edc4
+# %% ../nbs/15_line.ipynb #ac50a68e
 def weight_mask(self: LINe, l: int) -> torch.Tensor:
     "The (L, q) weight mask M_w^l used for inputs predicted as class `l`."
     if self.weight_prune_pct is None: return torch.ones_like(self.W, dtype=torch.bool)
     return _weight_mask(self.contrib, self.W, self.weight_thr, l, self.mode)
+
+LINe.weight_mask = weight_mask
+
+# %% ../nbs/15_line.ipynb #0b75a8ad
+_FOLD_MIN = 2.0 ** -60   # |C[l, i]| below this is not divided by (h / |C| could overflow): such a neuron's mask is built as written
+
+def _masked_logits(self: LINe, h, l: int, buf, w_max: float):
+    "Eq. 8's logits `(W * M_w^l)(m_l * h) + b` for inputs `h` (n, q) predicted as class `l`, without a boolean (L, q) mask."
+    W, a = self.W, self.contrib[l].abs()                                                 # (L, q), (q,) |C[l]|
+    if self.act_prune_pct is not None:                                                   # Eq. 6
+        keep = self.act_mask[l]
+        if 2 * int(keep.sum()) <= len(keep):                                             # few kept: use their columns only
+            cols = keep.nonzero()[:, 0]; h, W, a = h[:, cols], W[:, cols], a[cols]       # (n, k), (L, k), (k,)
+        else: h = h * keep
+    if self.weight_prune_pct is None: return torch.addmm(self.b, h, W.T)
+    thr = float(self.weight_thr[l])
+    if thr < 0: a = torch.where(a == 0, -thr / (2 * w_max), a)                           # 0 > thr keeps them all; so does this scale
+    P = torch.mul(W, a, out=buf[:W.numel()].view(W.shape))                              # (L, k) importance |C[l, i]| W[k, i]
+    P = F.threshold_(P, thr, 0.) if self.mode == 'official' else F.hardshrink(P, thr)   # Eq. 7: kept P, pruned 0
+    ok = a >= _FOLD_MIN
+    z = torch.addmm(self.b, torch.where(ok, h / a, 0.), P.T)                            # (W * M) h = P (h / |C[l]|)
+    tiny = (a > 0) & ~ok                                                                 # a == 0 here: pruned, contributes 0
+    if bool(tiny.any()):
+        Wt = W[:, tiny]
+        z += h[:, tiny] @ (Wt * ((Wt if self.mode == 'official' else Wt.abs()) * a[tiny] > thr)).T
+    return z
 
 @torch.no_grad()
 def _score(self: LINe, x):
     h = clip_activations(x, self.clip_threshold)                                         # (N, q)  Eq. 3
     pred = self.logits(h).argmax(1)                                                      # (N,)  unpruned head
     out = torch.empty(len(h), device=h.device)
+    buf = torch.empty(self.W.numel(), device=h.device)                                   # (L q) reused by every class
+    w_max = float(self.W.abs().max()) or 1.
     order = torch.argsort(pred); classes, counts = torch.unique_consecutive(pred[order], return_counts=True)
     for l, idx in zip(classes.tolist(), torch.split(order, counts.tolist())):             # one matmul per class present
-        hl = h[idx] * self.act_mask[l] if self.act_prune_pct is not None else h[idx]     # (n_l, q)  Eq. 6
-        Wl = self.W * weight_mask(self, l) if self.weight_prune_pct is not None else self.W  # (L, q)  Eq. 7
-        out[idx] = torch.logsumexp(hl @ Wl.T + self.b, 1)                                 # Eq. 8, energy
+        out[idx] = torch.logsumexp(_masked_logits(self, h[idx], l, buf, w_max), 1)       # Eq. 8, energy
     return out
 
-LINe.weight_mask, LINe._score = weight_mask, _score
+LINe._score = _score
 
 # %% ../nbs/15_line.ipynb #33f8898e
 @torch.no_grad()
