@@ -5,6 +5,7 @@
 # %% ../nbs/20_benchmark_fashion.ipynb #602a4ba2
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
+from tqdm.auto import tqdm
 from .metrics import ood_metrics, accuracy, METRIC_NAMES
 from .detectors import Detector, MSP, Energy
 from .baselines import ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE
@@ -83,7 +84,9 @@ def run_benchmark(detectors: dict[str, Detector],
     if not oods: raise ValueError("oods is empty: give at least one OOD set")
     acc = 100 * accuracy(test.logits, test.labels)
     rows, scores = [], {}
-    for name, det in detectors.items():
+    bar = tqdm(detectors.items(), total=len(detectors), desc='detectors', unit='detector', disable=not progress, leave=False)
+    for name, det in bar:
+        bar.set_postfix_str(name)
         if isinstance(det, ODIN) and det.eps > 0:
             if model is None or test_data is None or ood_data is None:
                 print(f"{name}: eps > 0 needs model, test_data and ood_data; left out"); continue

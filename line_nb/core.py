@@ -11,7 +11,7 @@ import torch
 
 # %% auto #0
 __all__ = ['default_device', 'set_seed', 'cache_dir', 'check_pct', 'as_tensor', 'check_features', 'check_labels', 'tensor_digest',
-           'percentile_rows', 'percentile']
+           'percentile_ranks', 'percentile_rows', 'percentile']
 
 # %% ../nbs/00_core.ipynb #f4e33443
 def default_device() -> torch.device:
@@ -94,6 +94,12 @@ def tensor_digest(*objs) -> str:
     return h.hexdigest()[:16]
 
 # %% ../nbs/00_core.ipynb #51f5d1ae
+def percentile_ranks(p: float, n: int) -> tuple[int, int, float]:
+    "`np.percentile`'s interpolation for `p` (in [0, 100]) of `n` values: order statistics `lo`, `hi` (0-based) and the weight of `hi`."
+    pos = p / 100 * (n - 1)
+    lo = int(np.floor(pos)); hi = min(lo + 1, n - 1)
+    return lo, hi, pos - lo
+
 def percentile_rows(x: torch.Tensor, # (R, n): one percentile per row
                     p) -> torch.Tensor:
     "Per-row percentile `p` (in [0, 100]) with NumPy's default linear interpolation; returns (R,)."
@@ -103,8 +109,7 @@ def percentile_rows(x: torch.Tensor, # (R, n): one percentile per row
     n = x.shape[1]
     if n == 0: raise ValueError("cannot take a percentile of an empty row")
     if not torch.isfinite(x).all(): raise ValueError("cannot take a percentile of values containing NaN or inf")
-    pos = p / 100 * (n - 1)
-    lo = int(np.floor(pos)); hi = min(lo + 1, n - 1); frac = pos - lo
+    lo, hi, frac = percentile_ranks(p, n)
     vlo = x.kthvalue(lo + 1, dim=1).values
     if frac == 0 or hi == lo: return vlo
     vhi = x.kthvalue(hi + 1, dim=1).values

@@ -5,11 +5,11 @@
 # %% ../nbs/14_weight_pruning.ipynb #bb80c041
 from __future__ import annotations
 import torch
-from .core import check_pct, percentile_rows
+from .core import check_pct, percentile_rows, percentile_ranks
 from .actprune import check_mode
 
 # %% auto #0
-__all__ = ['weight_importance', 'weight_thresholds', 'weight_mask']
+__all__ = ['weight_importance', 'weight_thresholds_direct', 'weight_mask', 'weight_thresholds_sorted', 'weight_thresholds']
 
 # %% ../nbs/14_weight_pruning.ipynb #d447a465
 def weight_importance(C: torch.Tensor, W: torch.Tensor, classes: torch.Tensor, mode: str = 'official') -> torch.Tensor:
@@ -17,12 +17,12 @@ def weight_importance(C: torch.Tensor, W: torch.Tensor, classes: torch.Tensor, m
     Wm = W.abs() if check_mode(mode) == 'paper' else W
     return C[classes].abs()[:, None, :] * Wm[None]
 
-def weight_thresholds(C: torch.Tensor,           # (L, q) class-wise contributions
-                      W: torch.Tensor,           # (L, q) head weights
-                      weight_prune_pct,          # p_w, percent of weights pruned per class
-                      mode: str = 'official',
-                      max_entries: int = 1 << 24) -> torch.Tensor:  # memory bound: entries ranked at once
-    "Per predicted class `l`, the p_w-th percentile of |C[l]| * W over all L*q weights; (L,)."
+def weight_thresholds_direct(C: torch.Tensor,    # (L, q) class-wise contributions
+                             W: torch.Tensor,    # (L, q) head weights
+                             weight_prune_pct,   # p_w, percent of weights pruned per class
+                             mode: str = 'official',
+                             max_entries: int = 1 << 24) -> torch.Tensor:  # memory bound: entries ranked at once
+    "Per predicted class `l`, the p_w-th percentile of |C[l]| * W over all L*q weights, by ranking them (the reference); (L,)."
     p = check_pct(weight_prune_pct, 'weight_prune_pct')
     L, q = W.shape
     chunk = max(1, max_entries // (L * q))
@@ -35,3 +35,55 @@ def weight_thresholds(C: torch.Tensor,           # (L, q) class-wise contributio
 def weight_mask(C, W, thresholds, l: int, mode: str = 'official') -> torch.Tensor:
     "Eq. 7: the (L, q) weight mask for inputs predicted as class `l`."
     return weight_importance(C, W, torch.tensor([l], device=W.device), mode)[0] > thresholds[l]
+
+# %% ../nbs/14_weight_pruning.ipynb #5c790e8c
+def _f32_key(v: torch.Tensor) -> torch.Tensor:
+    "float32 -> int64 keys in the same order (finite values; -0.0 sorts just below +0.0)."
+    i = v.view(torch.int32).long()
+    return torch.where(i >= 0, i, i ^ 0x7fffffff)
+
+def _f32_from_key(k: torch.Tensor) -> torch.Tensor:
+    k = torch.where(k >= 0, k, k ^ 0x7fffffff)
+    return k.to(torch.int32).view(torch.float32)
+
+@torch.no_grad()
+def weight_thresholds_sorted(C: torch.Tensor, W: torch.Tensor, weight_prune_pct, mode: str = 'official') -> torch.Tensor:
+    "`weight_thresholds_direct` without ranking: bisection on the value, counting in once-sorted columns of the head; float32; (L,)."
+    p = check_pct(weight_prune_pct, 'weight_prune_pct')
+    if C.dtype != torch.float32 or W.dtype != torch.float32: raise TypeError(f"weight_thresholds_sorted needs float32, got {C.dtype} and {W.dtype}")
+    L, q = W.shape
+    lo, hi, frac = percentile_ranks(p, L * q)
+    A = C.abs().T.contiguous()                                                  # (q, L): scale of column i for class l
+    S = (W.abs() if check_mode(mode) == 'paper' else W).T.sort(1).values        # (q, L): column i of the head, ascending
+    value = lambda k: A * S.gather(1, k.long())                                 # (q, L): |C[l, i]| * S[i, k[i, l]]
+    vmin, vmax = value(torch.zeros_like(A, dtype=torch.int32)).min(0).values, value(torch.full_like(A, L - 1, dtype=torch.int32)).max(0).values
+    if not (torch.isfinite(vmin).all() and torch.isfinite(vmax).all()):
+        raise ValueError("cannot take a percentile of values containing NaN or inf: |C| * W is not finite")
+    ka, kb = _f32_key(vmin) - 1, _f32_key(vmax)                                  # per class: count(ka) = 0 < lo + 1 <= count(kb)
+    ca, cb = torch.zeros_like(A, dtype=torch.int32), torch.full_like(A, L, dtype=torch.int32)  # per column: count(ka), count(kb)
+    while bool((kb - ka > 1).any()):
+        km = (ka + kb) >> 1; t = _f32_from_key(km)                               # (L,) a candidate value per class
+        a, b = ca.clone(), cb.clone()                                           # count(t) in each column lies in [ca, cb]
+        while bool((a < b).any()):                                              # binary search: is the m-th smallest <= t ?
+            m = (a + b + 1) >> 1
+            ok = value((m - 1).clamp_(min=0)) <= t
+            torch.where(ok, m, a, out=a); torch.where(ok, b, m - 1, out=b)
+        up = a.sum(0) >= lo + 1                                                 # (L,) t is at or above the lo-th value
+        kb = torch.where(up, km, kb); ka = torch.where(up, ka, km)
+        torch.where(up, a, cb, out=cb); torch.where(up, ca, a, out=ca)
+    vlo = _f32_from_key(kb)                                                     # the lo-th order statistic, exactly
+    if frac == 0 or hi == lo: return vlo
+    above = torch.where(cb < L, value(cb.clamp(max=L - 1)), float('inf')).min(0).values   # smallest value above vlo
+    vhi = torch.where(cb.sum(0) >= hi + 1, vlo, above)
+    return vlo + (vhi - vlo) * frac
+
+def weight_thresholds(C: torch.Tensor,           # (L, q) class-wise contributions
+                      W: torch.Tensor,           # (L, q) head weights
+                      weight_prune_pct,          # p_w, percent of weights pruned per class
+                      mode: str = 'official',
+                      method: str = 'auto') -> torch.Tensor:  # 'sorted', 'direct' or 'auto' (sorted for float32 heads)
+    "Per predicted class `l`, the p_w-th percentile of |C[l]| * W over all L*q weights (Eq. 7's threshold); (L,)."
+    if method not in ('auto', 'sorted', 'direct'): raise ValueError(f"method must be 'auto', 'sorted' or 'direct', got {method!r}")
+    if method == 'auto': method = 'sorted' if C.dtype == W.dtype == torch.float32 else 'direct'
+    return (weight_thresholds_sorted if method == 'sorted' else weight_thresholds_direct)(C, W, weight_prune_pct, mode)
+
