@@ -141,10 +141,9 @@ def bench_fit(args) -> dict:
     s = time.perf_counter(); det.finalize(); t['finalize'] = time.perf_counter() - s      # once, independent of N: L per-class percentiles
     # Eq. 7's thresholds inside finalize: the sorted-column bisection (the default) against ranking each class's L x q
     # importances (the reference), the latter on n_direct classes and scaled to L (its cost is the same for every class)
-    from line_nb.weightprune import weight_thresholds_sorted, weight_importance
-    from line_nb.core import percentile_rows
+    from line_nb.weightprune import weight_thresholds_sorted, weight_thresholds_direct
     cls = torch.arange(S['n_direct'])
-    def direct(): return torch.cat([percentile_rows(weight_importance(det.contrib, det.W, cls[i:i + 1]).reshape(1, -1), 10.) for i in range(len(cls))])
+    def direct(): return weight_thresholds_direct(det.contrib, det.W, 10., classes=cls)
     bt = best_time({'sorted': lambda: weight_thresholds_sorted(det.contrib, det.W, 10.), 'direct': direct}, 1)
     thr_equal = bool(torch.equal(direct(), det.weight_thr[cls]))
     assert thr_equal, "the sorted-column thresholds differ from the ranked ones"

@@ -21,14 +21,16 @@ def weight_thresholds_direct(C: torch.Tensor,    # (L, q) class-wise contributio
                              W: torch.Tensor,    # (L, q) head weights
                              weight_prune_pct,   # p_w, percent of weights pruned per class
                              mode: str = 'official',
-                             max_entries: int = 1 << 24) -> torch.Tensor:  # memory bound: entries ranked at once
-    "Per predicted class `l`, the p_w-th percentile of |C[l]| * W over all L*q weights, by ranking them (the reference); (L,)."
+                             max_entries: int = 1 << 24,   # memory bound: entries ranked at once
+                             classes=None) -> torch.Tensor: # only these classes (default: all)
+    "Per predicted class `l`, the p_w-th percentile of |C[l]| * W over all L*q weights, by ranking them (the reference); (L,) or (len(classes),)."
     p = check_pct(weight_prune_pct, 'weight_prune_pct')
     L, q = W.shape
+    classes = torch.arange(L, device=W.device) if classes is None else torch.as_tensor(classes, device=W.device)
     chunk = max(1, max_entries // (L * q))
-    out = torch.empty(L, device=W.device)
-    for s in range(0, L, chunk):
-        cls = torch.arange(s, min(s + chunk, L), device=W.device)
+    out = torch.empty(len(classes), device=W.device)
+    for s in range(0, len(classes), chunk):
+        cls = classes[s:s + chunk]
         out[s:s + chunk] = percentile_rows(weight_importance(C, W, cls, mode).reshape(len(cls), -1), p)
     return out
 
