@@ -1,5 +1,6 @@
 "Shared fixtures for the reliability tests: a registry of detectors, tiny heads, tiny models and a private cache folder."
-import os
+import contextlib, io, os
+from pathlib import Path
 import pytest
 import torch, torch.nn as nn
 from line_nb import MSP, Energy, LINe, ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE
@@ -85,6 +86,25 @@ def tiny_data(n: int = 40, seed: int = 0, labels: bool = True, name: str = 'tiny
     imgs = torch.randint(0, 256, (n, 1, 8, 8), dtype=torch.uint8, generator=g)
     y = (torch.arange(n) % L) if labels else None
     return ImageTensors(imgs, y, name=name)
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def subprocess_env(*paths, **extra) -> dict:
+    "The environment for a test's Python subprocess: one torch thread, tests/ (and `paths`) importable, plus `extra`."
+    return {**os.environ, 'OMP_NUM_THREADS': '1', **extra,
+            'PYTHONPATH': os.pathsep.join([str(TESTS), *map(str, paths), os.environ.get('PYTHONPATH', '')])}
+
+
+def run_cli(args):
+    "Exit code, stdout and stderr of `line-nb ARGS`, run in-process."
+    from line_nb.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: code = main(args)
+        except SystemExit as e: code = e.code
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

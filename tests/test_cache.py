@@ -4,13 +4,12 @@ import os, signal, subprocess, sys, textwrap, time, warnings
 from pathlib import Path
 import pytest
 import torch
-from conftest import tiny_model, tiny_data, Q, L
+from conftest import tiny_model, tiny_data, Q, L, subprocess_env
 from line_nb import extract
 from line_nb.features import _save_atomic, _load_checked, CACHE_MAGIC
 
 pytestmark = pytest.mark.usefixtures('cache')   # every test here runs with a private LINE_NB_CACHE, never ~/.cache/line_nb
 
-TESTS = Path(__file__).resolve().parent
 
 
 def ex(model, data, **kw): return extract(model, data, progress=False, device='cpu', **kw)
@@ -118,8 +117,7 @@ def test_save_atomic_replaces_whole_files(tmp_path):
 
 
 def run_py(code: str, env: dict, **kw) -> subprocess.Popen:
-    e = {**os.environ, **env, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join([str(TESTS), os.environ.get('PYTHONPATH', '')])}
-    return subprocess.Popen([sys.executable, '-c', textwrap.dedent(code)], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen([sys.executable, '-c', textwrap.dedent(code)], env=subprocess_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def test_writer_killed_mid_write_leaves_no_file_that_passes(cache):

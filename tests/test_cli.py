@@ -1,23 +1,15 @@
 "The `line-nb bench` command: --help, the full-protocol code paths on small FAKE image folders, config files, and clear errors."
-import contextlib, io, json
+import json
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from line_nb.cli import main, parser
+from conftest import run_cli
+from line_nb.cli import parser
 from line_nb.benchmark import ALL_DETECTORS
 
 pytestmark = pytest.mark.usefixtures('cache')   # a private LINE_NB_CACHE for every test
-
-
-def run_cli(args):
-    "Exit code, stdout and stderr of `line-nb ARGS`, run in-process."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: code = main(args)
-        except SystemExit as e: code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def fake_folder(root: Path, classes: int, per_class: int, size: int, seed: int, flat: bool = False, fmt: str = 'png') -> Path:

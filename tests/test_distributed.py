@@ -1,24 +1,17 @@
 "Two gloo processes launched by torchrun on the CPU give the same fitted LINe state, features and scores as one process."
-import importlib.util, os, subprocess, sys
-from pathlib import Path
+import subprocess, sys
 import pytest, torch
-from unittest import mock
-import line_nb.distributed  # noqa: F401  (fails early if the module is broken)
+import dist_worker as worker
+from conftest import TESTS, subprocess_env
 from line_nb.features import extract
 from line_nb.line import LINe
 
-HERE = Path(__file__).resolve().parent
-spec = importlib.util.spec_from_file_location('dist_worker', HERE / 'dist_worker.py')
-worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker)
-
 
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason='needs torch.distributed with gloo')
-def test_two_gloo_processes_match_one_process(tmp_path):
-    cache = tmp_path / 'cache'
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'LINE_NB_CACHE': str(cache),
-           'PYTHONPATH': os.pathsep.join([str(HERE.parent), os.environ.get('PYTHONPATH', '')])}
+def test_two_gloo_processes_match_one_process(tmp_path, cache):
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-                        str(HERE / 'dist_worker.py'), str(tmp_path)], capture_output=True, text=True, env=env, timeout=240)
+                        str(TESTS / 'dist_worker.py'), str(tmp_path)], capture_output=True, text=True,
+                       env=subprocess_env(TESTS.parent), timeout=240)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     ranks = [torch.load(tmp_path / f'rank{i}.pt', weights_only=False) for i in range(2)]
 
@@ -43,7 +36,6 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         torch.testing.assert_close(res['scores'], scores, rtol=1e-5, atol=1e-5)
 
     # rank 0 wrote the cache under the key a single-process extract uses: it is a cache hit now
-    with mock.patch.dict(os.environ, {'LINE_NB_CACHE': str(cache)}):
-        hit = extract(m, te, batch_size=16, device='cpu', progress=False)
+    hit = extract(m, te, batch_size=16, device='cpu', progress=False)
     assert hit.meta['cached'] and hit.meta['path'] == ranks[0]['path'] and hit.meta['world_size'] == 2
     torch.testing.assert_close(hit.features, fte.features, rtol=1e-5, atol=1e-6)

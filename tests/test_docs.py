@@ -3,7 +3,7 @@
 Builds the docs the way `make docs` does (Sphinx + MyST-NB + Furo, offline, notebooks not
 executed; Sphinx's incremental build keeps a fresh build fast), then loads pages with
 `chromium --headless --dump-dom` and checks what a reader would see."""
-import html, json, re, shutil, subprocess, sys, tempfile
+import importlib.util, json, re, shutil, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,13 +17,16 @@ INSTALL = ("Debian's chromium is needed to check the rendered docs in a real bro
            "install it with `apt-get install chromium` (`make setup` does)")
 
 
+_spec = importlib.util.spec_from_file_location('docs_conf', ROOT/'docs'/'conf.py')
+conf = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(conf)   # the docs' own rules for which pages exist
+
+
 def notebooks():
     "Every notebook the docs render, relative to nbs/ and without suffix, e.g. 'answers/15_line_answers'."
-    return sorted(str(p.relative_to(NBS).with_suffix('')) for p in NBS.rglob('*.ipynb')
-                  if not any(s.startswith(('.', '_')) for s in p.relative_to(NBS).parts))
+    return [str(p.with_suffix('')) for p in conf.notebooks()]
 
 
-def modules(): return sorted(p.stem for p in (ROOT/'line_nb').glob('*.py') if not p.stem.startswith('_'))
+modules = conf.modules
 
 
 def plain(md):

@@ -1,20 +1,17 @@
 """Property tests (hypothesis) over every detector in the registry: scores do not depend on batch size or row order,
 state_dict save/load gives identical scores, LINe with everything switched off is Energy, scores are finite for finite
 input; the user's model is never modified; the same seed gives the same numbers."""
-import io, os, subprocess, sys
-from pathlib import Path
+import io, subprocess, sys
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st, HealthCheck
 from hypothesis.extra.numpy import arrays
-from conftest import DETECTORS, inputs_for, L, Q, make_head, make_features, tiny_model, tiny_data
-from line_nb import Energy, LINe, Backbone, extract, set_seed
-from line_nb.core import tensor_digest
+from conftest import DETECTORS, inputs_for, Q, make_head, make_features, tiny_model, tiny_data, subprocess_env
+from line_nb import Energy, LINe, Backbone, extract
 
 pytestmark = pytest.mark.usefixtures('cache')   # every test here runs with a private LINE_NB_CACHE, never ~/.cache/line_nb
 
-TESTS = Path(__file__).resolve().parent
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -155,8 +152,7 @@ print(' '.join(out))
 
 def test_same_seed_same_numbers_run_to_run():
     "The same seed gives bitwise the same fitted state and scores, in this process twice and in two fresh processes."
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join([str(TESTS), os.environ.get('PYTHONPATH', '')])}
-    ps = [subprocess.Popen([sys.executable, '-c', DETERMINISM], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    ps = [subprocess.Popen([sys.executable, '-c', DETERMINISM], env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in ps]
     assert all(p.returncode == 0 for p in ps), [o[1][-2000:] for o in outs]
     ns = {}; exec(DETERMINISM.replace("print(' '.join(out))", ''), ns)

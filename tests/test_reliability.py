@@ -1,10 +1,10 @@
 """The bad-input matrix: every public entry point either gives the right answer or stops with an error saying what was wrong.
 Each case asserts the error type and a fragment of its message (or a documented behaviour). See tests/RELIABILITY.md."""
-import io, os, re, contextlib
+import io, re
 import numpy as np
 import pytest
 import torch, torch.nn as nn
-from conftest import DETECTORS, L, Q, make_head, make_features, fitted, tiny_model, tiny_data, TinyNet
+from conftest import DETECTORS, L, Q, make_head, make_features, fitted, tiny_model, tiny_data, TinyNet, run_cli
 import line_nb
 from line_nb import (MSP, Energy, LINe, ImageTensors, Backbone, extract, percentile, percentile_rows, fpr_at_95_tpr_id_positive,
                      fpr_at_95_tpr_ood_positive, auroc, aupr_in, aupr_out, ood_metrics, metrics_table, accuracy)
@@ -390,15 +390,6 @@ def test_imagenet_and_dice_checkpoints(tmp_path):
 
 
 # ---------------------------------------------------------------- the line-nb command
-def run_cli(args):
-    from line_nb.cli import main
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try: main(args)
-        except SystemExit as e: return e.code, err.getvalue()
-    return 0, err.getvalue()
-
-
 @pytest.mark.parametrize('args,code,msg', [
     (['--line-act-prune-pct', '120'], 2, "argument --line-act-prune-pct: must be a percentage in [0, 100], got '120'"),
     (['--line-weight-prune-pct', '-5'], 2, "argument --line-weight-prune-pct: must be a percentage in [0, 100], got '-5'"),
@@ -419,15 +410,15 @@ def run_cli(args):
 ])
 def test_cli_bad_options(args, code, msg, cache):
     "Every bad option is refused before any training or extraction: exit 2 for a malformed option, 1 for an unknown name."
-    got, err = run_cli(['bench', '--quiet', '--out', str(cache/'out'), *args])
+    got, _, err = run_cli(['bench', '--quiet', '--out', str(cache/'out'), *args])
     assert got == code and msg in err and 'Traceback' not in err, (got, err)
     assert not (cache/'checkpoints').exists() and not (cache/'features').exists() and not (cache/'out').exists()   # nothing ran
 
 
 def test_cli_no_command():
-    code, err = run_cli([])
+    code, _, err = run_cli([])
     assert code == 2 and 'the following arguments are required: command' in err
-    code, err = run_cli(['frobnicate'])
+    code, _, err = run_cli(['frobnicate'])
     assert code == 2 and 'invalid choice' in err
 
 
