@@ -163,13 +163,13 @@ def bench_fit(args) -> dict:
             'official_LxLxq_mask_tensor_gb_computed': L * L * q * 4 / 1e9}
 
 def bench_e2e(args) -> dict:
-    from line_nb.models import fashion_cnn, imagenet_model
+    from line_nb.models import imagenet_model
     from line_nb.data import fashion_mnist
     res = {}
     # Fashion-MNIST CNN, trained (cached checkpoint), on the test images; LINe fitted on cached training features
     from line_nb.cli import offline_benchmark
-    B = offline_benchmark(ood_names=[])
-    bb = B.backbone; model = bb.model.cpu().eval()
+    B = offline_benchmark(ood_names=[], device='cpu')
+    bb = B.backbone; model = bb.model
     from line_nb.clipping import clip_threshold_at_percentile
     det = LINe(bb, act_prune_pct=90, weight_prune_pct=90, clip_threshold=clip_threshold_at_percentile(B.train.features, 90)).fit_features(B.train.features, B.train.labels)
     test = fashion_mnist('test')
@@ -179,7 +179,7 @@ def bench_e2e(args) -> dict:
     # ResNet-50, random weights, random 224 x 224 images
     rn = imagenet_model('resnet50', pretrained=False).eval()
     bb50 = Backbone(rn)
-    _, _, sample = imagenet_like(1000, 2048)
+    W, b, sample = imagenet_like(1000, 2048)                            # ResNet-50's head shape: its fit and the worst case below
     h, y = sample(2000, seed=4)
     det50 = line_imagenet(bb50.W, bb50.b).fit_features(h, y)
     g = torch.Generator().manual_seed(0)
@@ -187,11 +187,10 @@ def bench_e2e(args) -> dict:
     xs = [torch.randn(bs, 3, 224, 224, generator=g) for _ in range(nb)]
     res['resnet50'] = _e2e(rn, bb50, det50, xs, args.repeats, f"ResNet-50 (random weights), {nb * bs} random 224 x 224 images, batches of {bs}; LINe ImageNet preset")
     # the worst case for LINe's head at this batch size: every input of the batch predicted as a different class
-    W, b, sample = imagenet_like(1000, 2048)
     detw = line_imagenet(W, b).fit_stream(_chunks(sample, 10000, seed=1))
     hw, _ = sample(bs, seed=5)
     distinct = int((hw.clamp(max=0.8) @ W.T + b).argmax(1).unique().numel())
-    tw = best_time({'line_head': lambda: detw.score_features(hw), 'energy_head': lambda: Energy(W, b).score_features(hw)}, max(3, args.repeats))
+    tw = best_time({'line_head': lambda: detw.score_features(hw)}, max(3, args.repeats))
     fwd_per_batch = res['resnet50']['forward_s'] / nb
     res['resnet50']['worst_case_head'] = {'batch': bs, 'distinct_predicted_classes': distinct, 'line_head_s': tw['line_head'],
                                           'forward_s_per_batch': fwd_per_batch,
@@ -240,13 +239,13 @@ def bench_bf16(args) -> dict:
     from line_nb.models import imagenet_model
     res = {}
     test = fashion_mnist('test')
-    B = offline_benchmark()
+    B = offline_benchmark(device='cpu')                                # this section measures the CPU
     bb = B.backbone
     small = ImageTensors(test.images[:2048], test.labels[:2048], name='perf-bf16')
     t = best_time({'fp32': lambda: extract(bb, small, cache=False, progress=False, device='cpu'),
                    'bf16': lambda: extract(bb, small, cache=False, progress=False, device='cpu', bf16=True)}, args.repeats)
     res['fashion_cnn_speedup'] = t['fp32'] / t['bf16']
-    Bb = offline_benchmark(bf16=True)                                  # every set extracted in bf16 (cached after the first run)
+    Bb = offline_benchmark(bf16=True, device='cpu')                                # every set extracted in bf16 (cached after the first run)
     rel = ((Bb.test.features - B.test.features).norm() / B.test.features.norm()).item()
     agree = (Bb.test.preds == B.test.preds).float().mean().item()
     def metrics(D):

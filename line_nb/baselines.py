@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import check_pct, check_features, percentile
 from .detectors import Detector, MSP, Energy, energy
-from .clipping import check_clip_threshold
+from .clipping import check_clip_threshold, clip_activations, clip_threshold_at_percentile
 from .line import LINe
 from .models import Backbone
 from .features import iter_batches
@@ -88,12 +88,14 @@ class Mahalanobis(Detector):
         self.means.copy_(means); self.precision.copy_(torch.linalg.pinv(cov, hermitian=True))
     def distances(self, features) -> torch.Tensor:
         "Squared Mahalanobis distance of each row to each class mean, (N, L)."
-        x = self._prep(features).double()
+        return self._distances(self._prep(features))
+    def _distances(self, x):                                       # x: checked features
+        x = x.double()
         xp = x @ self.precision
         mp = self.means @ self.precision
         d = (xp * x).sum(1, keepdim=True) - 2 * xp @ self.means.T + (mp * self.means).sum(1)
         return d.clamp_min(0)
-    def _score(self, x): return -self.distances(x).min(1).values.float()
+    def _score(self, x): return -self._distances(x).min(1).values.float()
 
 # %% ../nbs/16_baselines.ipynb #630911e3
 class Clip(Detector):
@@ -110,9 +112,9 @@ class Clip(Detector):
         self.needs_fit = not self.fixed or inner.needs_fit
         self.fitted.fill_(self.fixed and bool(inner.fitted))
     def _fit(self, x, y):
-        if not self.fixed: self.threshold.fill_(percentile(x, self.pct).item())
+        if not self.fixed: self.threshold.fill_(clip_threshold_at_percentile(x, self.pct))
         if self.inner.needs_fit: self.inner.fit_features(x, y)
-    def _score(self, x): return self.inner.score_features(x.clamp(max=self.threshold.item()))
+    def _score(self, x): return self.inner.score_features(clip_activations(x, self.threshold.item()))
     def extra_repr(self): return f"threshold={self.threshold.item():.4g}" + ("" if self.fixed else f" (ID p{self.pct:g})")
 
 class ReAct(Clip):
@@ -221,7 +223,9 @@ class NERO(Detector):
         self.register_buffer('bias_scale', torch.zeros((), dtype=torch.float64, device=dev))
     def relevance(self, features) -> tuple[torch.Tensor, torch.Tensor]:
         "LRP-0 relevance of each neuron (N, q) and of the bias (N,), in float64."
-        h = self._prep(features).double(); W, b = self.W.double(), self.b.double()
+        return self._relevance(self._prep(features))
+    def _relevance(self, x):                                       # x: checked features
+        h = x.double(); W, b = self.W.double(), self.b.double()
         z = h @ W.T + b
         zs = z + self.eps * torch.where(z >= 0, 1., -1.)
         g = torch.softmax(z, 1) / zs                                  # (N, L)  p_l / z_l
@@ -235,7 +239,7 @@ class NERO(Detector):
         s1 = torch.zeros(q, dtype=torch.float64, device=x.device); s2 = torch.zeros(q, q, dtype=torch.float64, device=x.device)
         cls = torch.zeros(L, q + 1, dtype=torch.float64, device=x.device)
         for s in range(0, n, self.chunk):                              # pass 1: sums for the PCA and the class means
-            R, Rb = self.relevance(x[s:s + self.chunk]); Rf = torch.cat([R, Rb[:, None]], 1)
+            R, Rb = self._relevance(x[s:s + self.chunk]); Rf = torch.cat([R, Rb[:, None]], 1)
             s1 += R.sum(0); s2 += R.T @ R; cls.index_add_(0, y[s:s + self.chunk], Rf)
         mean = s1 / n
         cov = (s2 - n * torch.outer(mean, mean)) / (n - 1)
@@ -246,20 +250,22 @@ class NERO(Detector):
         self.centroids.copy_((cls[:, :q] - mean) @ V)                  # projection is affine: mean of projections
         dsum = torch.zeros((), dtype=torch.float64, device=x.device); bsum = torch.zeros_like(dsum)
         for s in range(0, n, self.chunk):                              # pass 2: the bias scale
-            R, Rb = self.relevance(x[s:s + self.chunk])
+            R, Rb = self._relevance(x[s:s + self.chunk])
             dsum += torch.cdist(torch.cat([R, Rb[:, None]], 1), cls, p=1).min(1).values.sum(); bsum += Rb.abs().sum()
         if bsum == 0: raise ValueError("the bias relevance is 0 on every training sample (is the head's bias all zero?): NERO's bias scale is undefined")
         self.bias_scale.fill_((dsum / bsum).item())
     def ood_score(self, features) -> torch.Tensor:
         "NERO's own score, higher = more OOD, in float64."
-        h = self._prep(features).double()
-        R, Rb = self.relevance(h)
+        return self._ood_score(self._prep(features))
+    def _ood_score(self, x):                                       # x: checked features
+        h = x.double()
+        R, Rb = self._relevance(h)
         d = torch.cdist((R - self.pca_mean) @ self.components, self.centroids, p=1).min(1).values
         small = R.argsort(1)[:, :self.k]
         tot = h.abs().sum(1)
         rho = torch.where(tot > 0, h.gather(1, small).abs().sum(1) / tot.clamp_min(1e-300), torch.ones((), dtype=h.dtype, device=h.device))
         return (d + self.bias_scale * Rb.abs()) * rho
-    def _score(self, x): return -self.ood_score(x).float()
+    def _score(self, x): return -self._ood_score(x).float()
     def extra_repr(self): return f"{super().extra_repr()}, k={self.k}, n_components={self.n_components}, eps={self.eps}"
 
 # %% ../nbs/16_baselines.ipynb #c81934af

@@ -7,15 +7,15 @@ from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .metrics import ood_metrics, accuracy, METRIC_NAMES
-from .detectors import Detector, MSP, Energy
-from .baselines import ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE
-from .line import LINe, LINE_PRESETS
+from .detectors import Detector, Energy
+from .baselines import ODIN, DETECTORS
+from .line import LINE_PRESETS
 from .clipping import clip_threshold_at_percentile
 from .features import Features
 
 # %% auto #0
-__all__ = ['PAPER_AVERAGES', 'BENCHMARK_SETTINGS', 'ALL_DETECTORS', 'paper_averages', 'settings_table', 'build_detectors',
-           'run_benchmark', 'paper_layout', 'averages_with_paper']
+__all__ = ['PAPER_AVERAGES', 'BENCHMARK_SETTINGS', 'ALL_DETECTORS', 'paper_averages', 'settings_table', 'id_percentile',
+           'resolve_hyperparameters', 'build_detectors', 'run_benchmark', 'paper_layout', 'averages_with_paper']
 
 # %% ../nbs/20_benchmark_fashion.ipynb #6831a7cb
 PAPER_AVERAGES = {  # the LINe paper's published averages (FPR95 %, AUROC %); NOT computed by line_nb
@@ -47,7 +47,7 @@ BENCHMARK_SETTINGS = {
                  'DICE+ReAct': dict(p=70., threshold='id_p90'), 'LINe': LINE_PRESETS['imagenet'], 'KNN': dict(k=1000, subsample=0.01),
                  'NAN+KNN': dict(k=1000, subsample=0.01)},
 }
-ALL_DETECTORS = ('MSP', 'ODIN', 'Mahalanobis', 'Energy', 'ReAct', 'DICE', 'DICE+ReAct', 'LINe', 'NAN', 'NAN+KNN', 'NERO', 'ASH', 'SCALE', 'KNN')
+ALL_DETECTORS = tuple(DETECTORS)   # the registry of line_nb.baselines, in the paper's order
 
 def settings_table() -> pd.DataFrame:
     "The hyperparameters of every detector on every benchmark."
@@ -55,11 +55,25 @@ def settings_table() -> pd.DataFrame:
                          for b, s in BENCHMARK_SETTINGS.items()})
 
 # %% ../nbs/20_benchmark_fashion.ipynb #687cb3a9
-def _resolve(v, train_features):
-    return clip_threshold_at_percentile(train_features, 90.) if v == 'id_p90' else v
+def id_percentile(v) -> float | None:
+    "NN for a value 'id_pNN' (the NN-th percentile of the ID training activations), else None."
+    if isinstance(v, str) and v.startswith('id_p'):
+        try: p = float(v[4:])
+        except ValueError: return None
+        return p if 0 <= p <= 100 else None
+
+def resolve_hyperparameters(hp: dict, train_features) -> dict:
+    "`hp` ({detector: {name: value}}) with every 'id_pNN' replaced by that percentile of the ID training activations, each computed once."
+    done = {}
+    def value(v):
+        p = id_percentile(v)
+        if p is None: return v
+        if p not in done: done[p] = clip_threshold_at_percentile(train_features, p)
+        return done[p]
+    return {n: {k: value(v) for k, v in kw.items()} for n, kw in hp.items()}
 
 def build_detectors(head,                              # a Backbone, an nn.Linear, or (W, b)
-                    train_features: torch.Tensor,      # ID training features, for the 'id_p90' rule
+                    train_features: torch.Tensor,      # ID training features, for the 'id_pNN' rule
                     benchmark: str = 'fashion',
                     names=ALL_DETECTORS,
                     overrides: dict | None = None) -> dict[str, Detector]:
@@ -68,13 +82,8 @@ def build_detectors(head,                              # a Backbone, an nn.Linea
     bad = [n for n in names if n not in ALL_DETECTORS]
     if bad: raise ValueError(f"unknown detector(s) {bad}; choose from {list(ALL_DETECTORS)}")
     W, b = head if isinstance(head, tuple) else (head, None)
-    out = {}
-    for n in names:
-        kw = {k: _resolve(v, train_features) for k, v in {**BENCHMARK_SETTINGS[benchmark].get(n, {}), **(overrides or {}).get(n, {})}.items()}
-        if n == 'NAN+KNN': out[n] = NAN(W, b, distance=KNN(W, b, **kw))
-        else: out[n] = {'MSP': MSP, 'ODIN': ODIN, 'Mahalanobis': Mahalanobis, 'Energy': Energy, 'ReAct': ReAct, 'DICE': DICE,
-                        'DICE+ReAct': DICEReAct, 'LINe': LINe, 'NAN': NAN, 'NERO': NERO, 'ASH': ASH, 'SCALE': SCALE, 'KNN': KNN}[n](W, b, **kw)
-    return out
+    hp = resolve_hyperparameters({n: {**BENCHMARK_SETTINGS[benchmark].get(n, {}), **(overrides or {}).get(n, {})} for n in names}, train_features)
+    return {n: DETECTORS[n](W, b, **hp[n]) for n in names}
 
 def run_benchmark(detectors: dict[str, Detector],
                   train: Features, test: Features, oods: dict[str, Features],

@@ -8,20 +8,21 @@ import argparse, inspect, json, math, os, sys, time
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, torch
-from .core import tensor_digest
+from .core import tensor_digest, default_device
+from .metrics import accuracy
 from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, dataset_fingerprint
 from .models import fashion_cnn, Backbone, imagenet_model, imagenet_transform
 from .densenet import load_dice_densenet, find_dice_checkpoint, cifar10_jpeg, cifar_transform, CIFAR_MEAN, CIFAR_STD
 from .features import extract, Features
 from .oodsets import ood_sets, OOD_SETS
-from .clipping import clip_threshold_at_percentile
-from .benchmark import ALL_DETECTORS, BENCHMARK_SETTINGS, build_detectors, run_benchmark, paper_layout
+from .benchmark import ALL_DETECTORS, BENCHMARK_SETTINGS, build_detectors, run_benchmark, paper_layout, id_percentile, resolve_hyperparameters
+from .baselines import DETECTORS, KNN
 
 # %% auto #0
 __all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'offline_benchmark',
-           'ImageFiles', 'Subset', 'subset', 'pct_option', 'clip_option', 'resolve_clip', 'positive_int', 'nonneg_int',
-           'device_option', 'ood_folder_option', 'parser', 'ConfigError', 'load_config', 'merged_options', 'plan',
-           'load_benchmark', 'bench', 'save_figures', 'run', 'main']
+           'ImageFiles', 'Subset', 'subset', 'pct_option', 'clip_option', 'positive_int', 'nonneg_int', 'device_option',
+           'ood_folder_option', 'parser', 'ConfigError', 'load_config', 'merged_options', 'plan', 'load_benchmark',
+           'bench', 'save_figures', 'run', 'main']
 
 # %% ../nbs/07_cli.ipynb #8943b33b
 def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
@@ -81,10 +82,15 @@ class Subset(torch.utils.data.Dataset):
     def __getitem__(self, i): return self.data[self.indices[i]]
     def fingerprint(self) -> str: return tensor_digest(dataset_fingerprint(self.data), torch.tensor(self.indices))
 
+def _subset_indices(total: int, n: int | None, seed: int):
+    "The sorted indices of a seeded random subset of `n` of `total` items, or None when `n` is None or not smaller."
+    if n is None or n >= total: return None
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
 def subset(data, n: int | None, seed: int, name: str):
     "A seeded random subset of `n` items of `data` (in their original order), or `data` itself when `n` is None or not smaller."
-    if n is None or n >= len(data): return data
-    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    idx = _subset_indices(len(data), n, seed)
+    if idx is None: return data
     if isinstance(data, ImageTensors): return ImageTensors(data.images[idx], data.labels[idx], data.transform, name, data.classes)
     return Subset(data, idx, name)
 
@@ -105,10 +111,6 @@ def clip_option(s: str):
     except ValueError: v = None
     if v is None or not math.isfinite(v): raise argparse.ArgumentTypeError(f"expected a finite number, pNN (a percentile of ID activations) or none, got {s!r}")
     return v
-
-def resolve_clip(opt, train_features):
-    "The clip threshold for option value `opt`, given the ID training features."
-    return clip_threshold_at_percentile(train_features, opt[1]) if isinstance(opt, tuple) else opt
 
 # %% ../nbs/07_cli.ipynb #ae9e079c
 def _csv(s):
@@ -367,30 +369,18 @@ def plan(o: SimpleNamespace) -> SimpleNamespace:
     return SimpleNamespace(id=id_, model=model, weights=weights, settings=settings, roots=roots, id_root=o.id_root, offline=offline, folders=folders,
                            detectors=names, hyperparameters=hp, notes=notes)
 
-def _percentile_name(v):
-    "NN for a value 'id_pNN' (a percentile of the ID training activations), else None."
-    if isinstance(v, str) and v.startswith('id_p'):
-        try: p = float(v[4:])
-        except ValueError: return None
-        return p if 0 <= p <= 100 else None
-
-def _resolve_hp(hp: dict, train_features) -> dict:
-    "Hyperparameters with every 'id_pNN' replaced by that percentile of the ID training activations."
-    return {n: {k: (clip_threshold_at_percentile(train_features, _percentile_name(v)) if _percentile_name(v) is not None else v) for k, v in kw.items()}
-            for n, kw in hp.items()}
-
 def _check_hyperparameters(hp: dict, settings: str):
     "Build every detector once on a dummy head, so that a bad parameter name or value stops the run before any work."
     for n, kw in hp.items():
         for k, v in kw.items():
-            if isinstance(v, str) and v.startswith('id_p') and _percentile_name(v) is None:
+            if isinstance(v, str) and v.startswith('id_p') and id_percentile(v) is None:
                 raise ValueError(f"hyperparameters: {n} {k}={v!r}: 'id_pNN' needs a percentage NN in [0, 100]")
         head, feats = (torch.zeros(10, 64), torch.zeros(10)), torch.rand(100, 64)
-        cls = type(build_detectors(head, feats, settings, [n], {})[n]) if n != 'NAN+KNN' else type(build_detectors(head, feats, settings, ['KNN'], {})['KNN'])
+        cls = KNN if n == 'NAN+KNN' else DETECTORS[n]                      # NAN+KNN's parameters are its KNN's
         params = [p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'W', 'b', 'args', 'kwargs')]
         bad = [k for k in kw if k not in params]
         if bad: raise ValueError(f"hyperparameters: {n} does not take {', '.join(map(repr, bad))}; its parameters: {', '.join(params)}")
-        try: build_detectors(head, feats, settings, [n], _resolve_hp({n: kw}, feats))
+        try: build_detectors(head, feats, settings, [n], {n: kw})
         except (TypeError, ValueError) as e: raise ValueError(f"hyperparameters: {n}: {e}") from None
 
 # %% ../nbs/07_cli.ipynb #ed60d268
@@ -469,10 +459,9 @@ def _take(f: Features, idx) -> Features: return Features(f.features[idx], f.logi
 
 def _odin_subsets(test, oods, test_f, ood_f, n, seed):
     "ODIN's data sets and features: a seeded random subset of at most `n` of each (all when `n` is None)."
-    def pick(data, f, name):
-        if n is None or n >= len(data): return data, f
-        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-        return subset(data, n, seed, name), _take(f, idx)
+    def pick(data, f, name):                                   # the images and their features: the same indices
+        idx = _subset_indices(len(data), n, seed)
+        return (data, f) if idx is None else (subset(data, n, seed, name), _take(f, idx))
     t = pick(test, test_f, 'odin-test'); o = {k: pick(v, ood_f[k], f'odin-{k}') for k, v in oods.items()}
     return t[0], t[1], {k: v[0] for k, v in o.items()}, {k: v[1] for k, v in o.items()}
 
@@ -483,12 +472,12 @@ def bench(o) -> 'pandas.DataFrame':
     t0 = time.time()
     P = plan(o)                                   # every check that needs no data, before any work
     device = torch.device(o.device) if o.device else None
-    D = load_benchmark(P, o, device or torch.device('cuda' if torch.cuda.is_available() else 'cpu'))
+    D = load_benchmark(P, o, device or default_device())
     kw = dict(batch_size=o.batch_size, device=device, bf16=o.bf16, cache=not o.no_cache, progress=not o.quiet, num_workers=o.workers)
     bb = D.backbone
     train, test = extract(bb, D.train, **kw), extract(bb, D.test, **kw)
     oods = {n: extract(bb, d, **kw) for n, d in D.oods.items()}
-    hp = _resolve_hp(P.hyperparameters, train.features)
+    hp = resolve_hyperparameters(P.hyperparameters, train.features)
     dets = build_detectors(bb, train.features, P.settings, P.detectors, hp)
     odin = {n: dets.pop(n) for n in list(dets) if n == 'ODIN'}
     parts, notes = [], list(P.notes)
@@ -502,7 +491,7 @@ def bench(o) -> 'pandas.DataFrame':
     df = pd.concat(parts, ignore_index=True)
     df = df.set_index('detector').loc[P.detectors].reset_index()   # the order asked for
     df.attrs['scores'] = {n: scores[n] for n in P.detectors}
-    acc = 100 * (test.preds == test.labels).float().mean().item()
+    acc = 100 * accuracy(test.logits, test.labels)
     df['id_accuracy'] = acc
     if len(D.train) < D.n_train_full: notes.append(f"detectors fitted on a seeded random subset of {len(D.train):,} of the {D.n_train_full:,} ID training images (--id-train-max)")
     label = f"computed by line_nb on {P.id} / {P.model}"

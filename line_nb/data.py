@@ -89,11 +89,9 @@ def _idx_file(folder: Path, stem: str):
 
 FASHION_DIRS = ['/usr/share/datasets/fashion-mnist']  # standard local locations (Debian's dataset-fashion-mnist)
 
-def _torchvision_roots(root=None):
+def _torchvision_roots():
     "Folders where torchvision-style data sets are commonly kept."
-    cands = [root] if root else []
-    cands += [cache_dir('torchvision'), Path.home()/'.torchvision', Path.home()/'data', Path('data')]
-    return [Path(c) for c in cands]
+    return [cache_dir('torchvision'), Path.home()/'.torchvision', Path.home()/'data', Path('data')]
 
 def given_root(root, env: str) -> Path | None:
     "The data folder the caller named (`root`, else the environment variable `env`), which must exist; None when neither is set."

@@ -8,9 +8,9 @@ import os, time
 from datetime import timedelta
 from pathlib import Path
 import torch, torch.distributed as dist
-from .core import default_device
 from .data import ImageTensors
-from .features import Features, extract, iter_features, feature_cache_path, _run, _load_checked, _save_atomic, _fits
+from .features import (Features, extract, iter_features, _run, _load_checked, _setup, _cache_lookup, _cached,
+                              _check_model_device, _computed)
 from .models import Backbone
 
 # %% auto #0
@@ -83,33 +83,25 @@ def extract_distributed(model,                      # an nn.Module (its last ope
     rank, world = rank_world()
     if world == 1: return extract(model, data, batch_size, device, bf16, cache, progress, name, num_workers)
     if len(data) < world: raise ValueError(f"the data set has {len(data)} items, fewer than the {world} processes")
-    bb = model if isinstance(model, Backbone) else Backbone(model)
-    device = torch.device(device) if device else default_device()
-    name = name or getattr(data, 'name', None) or type(data).__name__
+    bb, device, name = _setup(model, data, device, name)
     hit, info = None, [None, None, False]                                      # key, path, found in the cache
     if cache and rank == 0:
-        key, path = feature_cache_path(bb, data, name, bf16)
-        hit = _load_checked(path)
-        if hit is not None and _fits(hit, bb) is not None: hit = None        # an entry that cannot be this model's: recompute
+        key, path, hit = _cache_lookup(bb, data, name, bf16)
         info = [key, str(path), hit is not None]
     dist.broadcast_object_list(info, src=0)
     key, path, found = info
     if found:
         hit = hit if rank == 0 else _load_checked(Path(path))
         if hit is None: raise RuntimeError(f"rank {rank} cannot read the cache file {path} that rank 0 found: give every process the same LINE_NB_CACHE folder, or pass cache=False")
-        return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': path})
-    model_device = next(bb.model.parameters()).device
-    if model_device != device: raise ValueError(f"the model is on {model_device} but device={device}; move the model first (line_nb does not move your model)")
+        return _cached(hit, path)
+    _check_model_device(bb, device)
     t0 = time.time()
     f, lg, y = _run(bb, shard(data, rank, world), batch_size, device, bf16, progress and rank == 0, name, num_workers)
     sizes = [len(shard_range(len(data), r, world)) for r in range(world)]
     f, lg, y = (all_gather_rows(t, sizes) for t in (f, lg, y))                  # (N, q), (N, L), (N,) in data-set order
-    secs = time.time() - t0
-    meta = {'name': name, 'n': len(f), 'seconds': secs, 'images_per_second': len(f) / secs, 'bf16': bool(bf16),
-            'device': str(device), 'key': key, 'world_size': world}
-    if cache and rank == 0: _save_atomic({'features': f, 'logits': lg, 'labels': y, 'meta': meta}, Path(path))
+    out = _computed(f, lg, y, t0, name, bf16, device, key, path, write=cache and rank == 0, world_size=world)
     if cache: dist.barrier()                                                   # the file is complete when any rank returns
-    return Features(f, lg, y, {**meta, 'cached': False, 'path': path})
+    return out
 
 # %% ../nbs/17_distributed.ipynb #b8ad81af
 @torch.no_grad()

@@ -125,19 +125,38 @@ def extract(model,                      # an nn.Module (its last operation an nn
             name: str | None = None,    # shown in the progress bar and the file name
             num_workers: int = 0) -> Features:
     "Features, logits and labels of `data` from one no-grad, eval-mode pass, cached on disk."
-    bb = model if isinstance(model, Backbone) else Backbone(model)
-    device = torch.device(device) if device else default_device()
-    name = name or getattr(data, 'name', None) or type(data).__name__
-    key, path = feature_cache_path(bb, data, name, bf16) if cache else (None, None)
-    if cache and (hit := _load_checked(path)) is not None:
-        if (why := _fits(hit, bb)) is None:
-            return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})
-        warnings.warn(f"cache file {path} {why}: recomputing it")
-    model_device = next(bb.model.parameters()).device
-    if model_device != device: raise ValueError(f"the model is on {model_device} but device={device}; move the model first (line_nb does not move your model)")
+    bb, device, name = _setup(model, data, device, name)
+    key, path, hit = _cache_lookup(bb, data, name, bf16) if cache else (None, None, None)
+    if hit is not None: return _cached(hit, path)
+    _check_model_device(bb, device)
     t0 = time.time()
     f, lg, y = _run(bb, data, batch_size, device, bf16, progress, name, num_workers)
+    return _computed(f, lg, y, t0, name, bf16, device, key, path, write=cache)
+
+# The steps of `extract`, shared with `extract_distributed` (nbs/17_distributed.ipynb)
+def _setup(model, data, device, name):
+    "The `Backbone`, the device and the name that `extract` works with."
+    bb = model if isinstance(model, Backbone) else Backbone(model)
+    return bb, (torch.device(device) if device else default_device()), (name or getattr(data, 'name', None) or type(data).__name__)
+
+def _cache_lookup(bb: Backbone, data, name: str, bf16: bool):
+    "(key, path, entry): the cache key and file of `data`'s features, and its entry when complete and fit for `bb` (else None; a warning says why)."
+    key, path = feature_cache_path(bb, data, name, bf16)
+    hit = _load_checked(path)
+    if hit is not None and (why := _fits(hit, bb)) is not None:
+        warnings.warn(f"cache file {path} {why}: recomputing it"); hit = None
+    return key, path, hit
+
+def _cached(hit, path) -> Features:
+    return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})
+
+def _check_model_device(bb: Backbone, device):
+    model_device = next(bb.model.parameters()).device
+    if model_device != device: raise ValueError(f"the model is on {model_device} but device={device}; move the model first (line_nb does not move your model)")
+
+def _computed(f, lg, y, t0, name, bf16, device, key, path, write: bool, **extra) -> Features:
+    "Freshly computed features with their meta (`extra` added); written to the cache file `path` when `write`."
     secs = time.time() - t0
-    meta = {'name': name, 'n': len(f), 'seconds': secs, 'images_per_second': len(f) / secs, 'bf16': bool(bf16), 'device': str(device), 'key': key}
-    if cache: _save_atomic({'features': f, 'logits': lg, 'labels': y, 'meta': meta}, path)
-    return Features(f, lg, y, {**meta, 'cached': False, 'path': str(path) if cache else None})
+    meta = {'name': name, 'n': len(f), 'seconds': secs, 'images_per_second': len(f) / secs, 'bf16': bool(bf16), 'device': str(device), 'key': key, **extra}
+    if write: _save_atomic({'features': f, 'logits': lg, 'labels': y, 'meta': meta}, Path(path))
+    return Features(f, lg, y, {**meta, 'cached': False, 'path': None if path is None else str(path)})

@@ -14,6 +14,7 @@ from .core import cache_dir, set_seed, tensor_digest, check_pct
 from .data import ImageTensors, fashion_mnist
 from .models import fashion_cnn, FASHION_CNN_VERSION
 from .oodsets import auxiliary_outliers
+from .detectors import energy
 
 # %% auto #0
 __all__ = ['AUX_N', 'AUX_SEED', 'GREG_METHODS', 'GREG_VERSION', 'free_energy', 'check_margins', 'energy_bounded_loss',
@@ -24,7 +25,7 @@ __all__ = ['AUX_N', 'AUX_SEED', 'GREG_METHODS', 'GREG_VERSION', 'free_energy', '
 def free_energy(logits: torch.Tensor) -> torch.Tensor:
     "Free energy `E(x) = -logsumexp(logits)` per row, (N,): LOWER = more in-distribution (GReg's sign; the `Energy` detector scores -E)."
     if logits.ndim != 2: raise ValueError(f"logits must be 2-D (N, L), got shape {tuple(logits.shape)}")
-    return -torch.logsumexp(logits, dim=1)
+    return -energy(logits)
 
 # %% ../nbs/30_greg.ipynb #6c50568d
 def check_margins(m_in, m_out) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from .actprune import activation_masks, check_mode
 from .weightprune import weight_thresholds, weight_mask as _weight_mask
 
 # %% auto #0
-__all__ = ['LINE_PRESETS', 'LINe', 'weight_mask', 'explain']
+__all__ = ['LINE_PRESETS', 'LINe', 'with_settings', 'weight_mask', 'explain']
 
 # %% ../nbs/15_line.ipynb #b7dfc3b8
 LINE_PRESETS = {  # (act_prune_pct, weight_prune_pct, clip_threshold) from the official scripts
@@ -58,20 +58,23 @@ class LINe(Detector):
 
 # %% ../nbs/15_line.ipynb #81517f48
 @torch.no_grad()
-def _accumulate(self: LINe, features, labels):
-    "Add a chunk of ID training features and their TRUE labels to the class-wise sums."
-    x = self._prep(features, 'train features')
-    y = check_labels(labels, len(x), self.num_classes).to(x.device)
+def _add(self: LINe, x, y):
+    "Add checked features `x` (N, q) and labels `y` (N,) on the same device to the class-wise sums."
     self.class_sums.index_add_(0, y, x.double())
     self.class_counts += torch.bincount(y, minlength=self.num_classes)
     self.fitted.fill_(False)
     return self
 
+def _accumulate(self: LINe, features, labels):
+    "Add a chunk of ID training features and their TRUE labels to the class-wise sums."
+    x = self._prep(features, 'train features')
+    return self._add(x, check_labels(labels, len(x), self.num_classes).to(x.device))
+
 def _reset(self: LINe):
     "Forget all accumulated statistics."
     self.class_sums.zero_(); self.class_counts.zero_(); self.fitted.fill_(False); return self
 
-LINe.accumulate, LINe.reset = _accumulate, _reset
+LINe._add, LINe.accumulate, LINe.reset = _add, _accumulate, _reset
 
 # %% ../nbs/15_line.ipynb #bdb1cbbc
 @torch.no_grad()
@@ -94,7 +97,7 @@ LINe.finalize = _finalize
 def _fit(self: LINe, x, y):
     if y is None: raise ValueError("LINe needs the training labels: fit_features(features, labels)")
     self.reset()
-    for s in range(0, len(x), 65536): self.accumulate(x[s:s + 65536], y[s:s + 65536])
+    for s in range(0, len(x), 65536): self._add(x[s:s + 65536], y[s:s + 65536])   # fit_features has checked x and y
     self.finalize()
 
 def _fit_stream(self: LINe, chunks):
@@ -103,7 +106,14 @@ def _fit_stream(self: LINe, chunks):
     for f, y in chunks: self.accumulate(f, y)
     return self.finalize()
 
-LINe._fit, LINe.fit_stream = _fit, _fit_stream
+def with_settings(self: LINe, **kw) -> LINe:
+    "A LINe with other hyperparameters (`act_prune_pct`, `weight_prune_pct`, `clip_threshold`, `mode`), fitted from this one's class sums: no pass over the data."
+    if not int(self.class_counts.sum()): raise RuntimeError("this LINe has no class sums: fit it first (fit_features, fit_stream or accumulate)")
+    det = LINe(self.W, self.b, **{**self.get_extra_state(), **kw})
+    det.class_sums.copy_(self.class_sums); det.class_counts.copy_(self.class_counts)
+    return det.finalize()
+
+LINe._fit, LINe.fit_stream, LINe.with_settings = _fit, _fit_stream, with_settings
 
 # %% ../nbs/15_line.ipynb #ac50a68e
 def weight_mask(self: LINe, l: int) -> torch.Tensor:

@@ -12,8 +12,8 @@ from .core import cache_dir, default_device, set_seed, tensor_digest
 from .data import ImageTensors, fashion_mnist, FASHION_MEAN, FASHION_STD
 
 # %% auto #0
-__all__ = ['FASHION_CNN_VERSION', 'FashionCNN', 'train_fashion_cnn', 'evaluate_accuracy', 'load_checkpoint', 'fashion_cnn',
-           'fashion_cnn_info', 'find_head', 'Backbone', 'imagenet_model', 'imagenet_transform']
+__all__ = ['FASHION_CNN_VERSION', 'FashionCNN', 'train_fashion_cnn', 'evaluate_accuracy', 'load_checkpoint', 'fashion_cnn_path',
+           'fashion_cnn', 'fashion_cnn_info', 'find_head', 'Backbone', 'imagenet_model', 'imagenet_transform']
 
 # %% ../nbs/03_models.ipynb #2a97e4d9
 def _conv_bn_relu(c_in, c_out):
@@ -110,6 +110,10 @@ def load_checkpoint(model: nn.Module, path, weights_only: bool = True, strip_pre
 # %% ../nbs/03_models.ipynb #1b4a9c3d
 FASHION_CNN_VERSION = 1  # bump when the architecture or the training recipe changes
 
+def fashion_cnn_path(seed: int = 0, epochs: int = 8) -> Path:
+    "The cached checkpoint file of the Fashion-MNIST CNN trained with `seed` for `epochs`."
+    return cache_dir('checkpoints')/f'fashion_cnn_v{FASHION_CNN_VERSION}_e{epochs}_seed{seed}.pt'
+
 def fashion_cnn(seed: int = 0,            # training seed; each seed has its own checkpoint
                 train_if_missing: bool = True,
                 epochs: int = 8,
@@ -117,7 +121,7 @@ def fashion_cnn(seed: int = 0,            # training seed; each seed has its own
                 progress: bool = True) -> FashionCNN:
     "The Fashion-MNIST CNN from the cache, trained first if missing; eval mode, on `device`."
     device = torch.device(device) if device else default_device()
-    path = cache_dir('checkpoints')/f'fashion_cnn_v{FASHION_CNN_VERSION}_e{epochs}_seed{seed}.pt'
+    path = fashion_cnn_path(seed, epochs)
     model = FashionCNN()
     if path.exists():
         try: load_checkpoint(model, path)
@@ -134,8 +138,7 @@ def fashion_cnn(seed: int = 0,            # training seed; each seed has its own
 
 def fashion_cnn_info(seed: int = 0, epochs: int = 8) -> dict:
     "Training history and test accuracy stored with the cached checkpoint."
-    path = cache_dir('checkpoints')/f'fashion_cnn_v{FASHION_CNN_VERSION}_e{epochs}_seed{seed}.pt'
-    ck = torch.load(path, map_location='cpu', weights_only=True)
+    ck = torch.load(fashion_cnn_path(seed, epochs), map_location='cpu', weights_only=True)
     return {k: ck[k] for k in ('history', 'test_accuracy', 'seed')}
 
 # %% ../nbs/03_models.ipynb #94ea3d1a

@@ -68,9 +68,10 @@ def select_line_hyperparameters(head,                     # a Backbone, an nn.Li
     if not len(grid): raise ValueError("grid is empty")
     W, b = head if isinstance(head, tuple) else (head, None)
     clips = {c: (None if c is None else clip_threshold_at_percentile(fit_features, c)) for c in {c for _, _, c in grid}}
+    base = LINe(W, b, mode=mode).fit_features(fit_features, fit_labels)       # one pass over the data: the class sums every candidate shares
     rows = []
     for pa, pw, c in grid:
-        det = LINe(W, b, act_prune_pct=pa, weight_prune_pct=pw, clip_threshold=clips[c], mode=mode).fit_features(fit_features, fit_labels)
+        det = base.with_settings(act_prune_pct=pa, weight_prune_pct=pw, clip_threshold=clips[c])
         m = ood_metrics(det.score_features(val_features), det.score_features(outlier_features))
         rows.append(dict(act_prune_pct=pa, weight_prune_pct=pw, clip_pct=c, clip_threshold=clips[c], val_AUROC=m['AUROC'], val_FPR95=m['FPR95']))
     table = pd.DataFrame(rows)
@@ -84,10 +85,11 @@ def evaluate_selection(head, fit_features, fit_labels, test_features, oods: dict
                        default=(90., 90., 90.), mode: str = 'official') -> pd.DataFrame:
     "Average test-OOD FPR95 / AUROC of: the chosen setting, the oracle (best on the test OOD sets), the default, and the rank of the choice."
     W, b = head if isinstance(head, tuple) else (head, None)
+    base = LINe(W, b, mode=mode).fit_features(fit_features, fit_labels)       # the class sums, once
     res = []
     for r in table.itertuples():
-        det = LINe(W, b, act_prune_pct=r.act_prune_pct, weight_prune_pct=r.weight_prune_pct, mode=mode,
-                   clip_threshold=None if pd.isna(r.clip_threshold) else float(r.clip_threshold)).fit_features(fit_features, fit_labels)
+        det = base.with_settings(act_prune_pct=r.act_prune_pct, weight_prune_pct=r.weight_prune_pct,
+                                 clip_threshold=None if pd.isna(r.clip_threshold) else float(r.clip_threshold))
         avg = metrics_table(det.score_features(test_features), {n: det.score_features(f) for n, f in oods.items()}, decimals=None).loc['average']
         res.append((avg.FPR95, avg.AUROC))
     t = table.assign(test_FPR95=[a for a, _ in res], test_AUROC=[u for _, u in res])

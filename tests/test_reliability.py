@@ -365,8 +365,8 @@ def test_load_checkpoint_missing_extra_shape_truncated(tmp_path):
 
 
 def test_fashion_cnn_bad_cached_checkpoint(cache):
-    from line_nb.models import fashion_cnn, FashionCNN, FASHION_CNN_VERSION
-    path = line_nb.cache_dir('checkpoints')/f'fashion_cnn_v{FASHION_CNN_VERSION}_e8_seed0.pt'
+    from line_nb.models import fashion_cnn, FashionCNN, fashion_cnn_path
+    path = fashion_cnn_path(0, 8)
     with pytest.raises(FileNotFoundError, match='no trained Fashion-MNIST CNN at'): fashion_cnn(train_if_missing=False, device='cpu')
     sd = FashionCNN().state_dict()
     for content, what in (({'state_dict': {k: v for k, v in sd.items() if k != 'fc.weight'}}, 'does not fit FashionCNN: missing keys fc.weight'),
