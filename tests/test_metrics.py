@@ -42,3 +42,56 @@ def test_metrics_are_bounded_and_swap_consistently(a, b):
     assert all(0 <= v <= 100 for v in m.values())
     assert abs(aupr_out(a, b) - aupr_in(-b, -a)) < 1e-12        # OOD positive on negated scores = swap the roles
     assert abs(auroc(a, b) + auroc(b, a) - 1) < 1e-12
+
+
+# ---------------------------------------------------------------- ood_metrics and metrics_table as a whole
+def ap_from_definition(pos, neg):
+    "Average precision, AP = sum_k (R_k - R_{k-1}) P_k over the distinct thresholds, highest first (positives score high)."
+    s = np.r_[pos, neg]; y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    ap, prev_r = 0., 0.
+    for t in np.unique(s)[::-1]:
+        sel = s >= t
+        r = y[sel].sum() / len(pos); p = y[sel].mean()
+        ap += (r - prev_r) * p; prev_r = r
+    return ap
+
+
+def expected_fields(i, o):
+    return {'FPR95': 100 * official_fpr(i, o),
+            'AUROC': 100 * roc_auc_score(np.r_[np.ones(len(i)), np.zeros(len(o))], np.r_[i, o]),
+            'AUPR-In': 100 * ap_from_definition(i, o),
+            'AUPR-Out': 100 * ap_from_definition(-o, -i)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores, scores)
+def test_ood_metrics_every_field(a, b):
+    "Every field of ood_metrics, in percent, against the official FPR rule, scikit-learn's AUROC and AP from its definition."
+    got, want = ood_metrics(a, b), expected_fields(a, b)
+    assert list(got) == ['FPR95', 'AUROC', 'AUPR-In', 'AUPR-Out']
+    for k in want: assert abs(got[k] - want[k]) < 1e-9, (k, got[k], want[k])
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores, st.lists(scores, min_size=1, max_size=4), st.sampled_from([None, 2, 4]))
+def test_metrics_table_rows_and_average(a, oods, decimals):
+    "One row per OOD set with every field, plus the average row: the column means of the unrounded rows, then rounded."
+    from line_nb.metrics import metrics_table
+    named = {f'set{k}': o for k, o in enumerate(oods)}
+    t = metrics_table(a, named, decimals=decimals)
+    assert list(t.index) == [*named, 'average'] and list(t.columns) == ['FPR95', 'AUROC', 'AUPR-In', 'AUPR-Out']
+    rows = {n: expected_fields(a, o) for n, o in named.items()}
+    rnd = (lambda v: v) if decimals is None else (lambda v: round(v, decimals))
+    tol = 1e-9 if decimals is None else 0.51 * 10 ** -decimals
+    for n, row in rows.items():
+        for k, v in row.items(): assert abs(t.loc[n, k] - rnd(v)) <= tol, (n, k)
+    for k in ('FPR95', 'AUROC', 'AUPR-In', 'AUPR-Out'):
+        assert abs(t.loc['average', k] - rnd(np.mean([r[k] for r in rows.values()]))) <= tol, k
+
+
+def test_fpr95_is_the_id_positive_convention():
+    "A hand-computed case where the two conventions differ: ood_metrics reports the paper's (ID positive) one."
+    i = np.arange(1., 21.)                       # 20 ID scores; thr = sorted[round(0.05 * 20)] = sorted[1] = 2
+    o = np.array([0., 1.5, 2.5, 3., 30.])        # OOD above 2: 2.5, 3, 30 -> 3 / 5
+    assert ood_metrics(i, o)['FPR95'] == 60.
+    assert fpr_at_95_tpr_ood_positive(i, o) != 0.6

@@ -30,17 +30,40 @@ BAD_FEATURES = [
 ]
 
 
+# One validator serves every detector: `Detector.fit_features` / `score_features` check features and labels, and
+# `head_tensors` (called by `Detector.__init__`) checks the head. No detector overrides those entry points (asserted
+# below), so each bad-input case is tested once, on LINe (it uses labels and every hyperparameter), not once per detector.
+VALIDATED = 'LINe'
+
+
+def test_no_detector_overrides_the_validating_entry_points():
+    "Every detector, in the test registry and in line_nb's, inherits fit_features and score_features and validates its head."
+    from line_nb.detectors import Detector
+    from line_nb.baselines import DETECTORS as REGISTRY
+    W, b = make_head()
+    dets = {n: f(W, b)[0] for n, f in DETECTORS.items()}
+    dets.update({f'registry {n}': f(W, b) for n, f in REGISTRY.items()})
+    for name, det in dets.items():
+        assert isinstance(det, Detector), name
+        for entry in ('fit_features', 'score_features', '_prep'):
+            assert getattr(type(det), entry) is getattr(Detector, entry), f'{name} overrides {entry}'
+        assert torch.equal(det.W, W) and torch.equal(det.b, b), name      # the head went through head_tensors
+    for name, make in {**DETECTORS, **{f'registry {n}': (lambda f: lambda W, b: (f(W, b), None))(f) for n, f in REGISTRY.items()}}.items():
+        with pytest.raises(ValueError, match=re.escape('the head (W, b) contains NaN or inf')):
+            make(W.index_put((torch.tensor([0]), torch.tensor([0])), torch.tensor(NAN)), b)
+
+
 @pytest.mark.parametrize('case,make,exc,msg', BAD_FEATURES, ids=[c[0] for c in BAD_FEATURES])
-def test_detector_fit_rejects_bad_features(det_name, case, make, exc, msg):
-    W, b = make_head(); det, _ = DETECTORS[det_name](W, b); x, y = make_features()
+def test_detector_fit_rejects_bad_features(case, make, exc, msg):
+    W, b = make_head(); det, _ = DETECTORS[VALIDATED](W, b); x, y = make_features()
     bad = make(x)
     labels = y[:len(bad)] if isinstance(bad, torch.Tensor) and bad.ndim == 2 and len(bad) <= len(y) else y
     with pytest.raises(exc, match=re.escape(msg)): det.fit_features(bad, labels)
 
 
 @pytest.mark.parametrize('case,make,exc,msg', BAD_FEATURES, ids=[c[0] for c in BAD_FEATURES])
-def test_detector_score_rejects_bad_features(det_name, case, make, exc, msg):
-    det, _, x, _ = fitted(det_name)
+def test_detector_score_rejects_bad_features(case, make, exc, msg):
+    det, _, x, _ = fitted(VALIDATED)
     with pytest.raises(exc, match=re.escape(msg)): det.score_features(make(x))
 
 
@@ -58,8 +81,8 @@ BAD_LABELS = [
 
 
 @pytest.mark.parametrize('case,make,exc,msg', BAD_LABELS, ids=[c[0] for c in BAD_LABELS])
-def test_detector_fit_rejects_bad_labels(det_name, case, make, exc, msg):
-    W, b = make_head(); det, _ = DETECTORS[det_name](W, b); x, y = make_features()
+def test_detector_fit_rejects_bad_labels(case, make, exc, msg):
+    W, b = make_head(); det, _ = DETECTORS[VALIDATED](W, b); x, y = make_features()
     with pytest.raises(exc, match=re.escape(msg)): det.fit_features(x, make(y))
 
 
@@ -105,8 +128,8 @@ BAD_HEADS = [
 
 
 @pytest.mark.parametrize('case,make,exc,msg', BAD_HEADS, ids=[c[0] for c in BAD_HEADS])
-def test_detector_rejects_bad_head(det_name, case, make, exc, msg):
-    with pytest.raises(exc, match=re.escape(msg)): DETECTORS[det_name](*make(*make_head()))
+def test_detector_rejects_bad_head(case, make, exc, msg):
+    with pytest.raises(exc, match=re.escape(msg)): DETECTORS[VALIDATED](*make(*make_head()))
 
 
 def test_detector_head_from_module_and_backbone_equal_tensors(det_name):
@@ -197,12 +220,25 @@ BAD_SCORES = [
 ]
 
 
-@pytest.mark.parametrize('metric', list(METRICS))
+# Every metric validates its two inputs through one function (`as_scores`, via `_pair`): each bad case is tested once
+# per side on `ood_metrics`, and one test checks that every metric refuses through that validator.
 @pytest.mark.parametrize('side', ['id_scores', 'ood_scores'])
 @pytest.mark.parametrize('case,bad,exc,msg', BAD_SCORES, ids=[c[0] for c in BAD_SCORES])
-def test_metric_rejects_bad_scores(metric, side, case, bad, exc, msg):
+def test_metric_rejects_bad_scores(side, case, bad, exc, msg):
     args = (bad, GOOD) if side == 'id_scores' else (GOOD, bad)
-    with pytest.raises(exc, match=re.escape(f'{side} {msg}')): METRICS[metric](*args)
+    with pytest.raises(exc, match=re.escape(f'{side} {msg}')): ood_metrics(*args)
+
+
+def test_every_metric_validates_through_as_scores(monkeypatch):
+    import line_nb.metrics as M
+    seen = []
+    real = M.as_scores
+    monkeypatch.setattr(M, 'as_scores', lambda s, name='scores': seen.append(name) or real(s, name))
+    for name, metric in METRICS.items():
+        seen.clear(); metric(GOOD, GOOD - 1)
+        assert seen[:2] == ['id_scores', 'ood_scores'], name
+        for side, args in (('id_scores', (np.r_[GOOD, NAN], GOOD)), ('ood_scores', (GOOD, np.array([])))):
+            with pytest.raises(ValueError, match=side): metric(*args)
 
 
 KINDS = {'numpy float64': lambda a: a, 'numpy float32': lambda a: a.astype(np.float32).astype(np.float64), 'list': lambda a: a.tolist(),
@@ -210,16 +246,25 @@ KINDS = {'numpy float64': lambda a: a, 'numpy float32': lambda a: a.astype(np.fl
          'torch requires_grad': lambda a: torch.from_numpy(a).requires_grad_(), 'int': lambda a: np.round(a * 10).astype(np.int64)}
 
 
-@pytest.mark.parametrize('metric', list(METRICS))
-@pytest.mark.parametrize('id_kind', list(KINDS))
-@pytest.mark.parametrize('ood_kind', list(KINDS))
-def test_metric_id_and_ood_of_different_kinds(metric, id_kind, ood_kind):
-    "Documented: ID and OOD scores may be different containers / dtypes; each is converted to float64 and the numbers equal the all-NumPy ones."
+@pytest.mark.parametrize('kind', list(KINDS))
+def test_as_scores_converts_every_kind_losslessly(kind):
+    "Documented: scores may be any of these containers / dtypes; each becomes the same float64 array, bit for bit."
+    from line_nb.metrics import as_scores
+    a = np.random.default_rng(0).normal(1, 1, 50).astype(np.float32).astype(np.float64)
+    want = np.round(a * 10) if kind == 'int' else a
+    got = as_scores(KINDS[kind](a))
+    assert got.dtype == np.float64 and np.array_equal(got, want)
+
+
+def test_metric_id_and_ood_of_different_kinds():
+    "ID and OOD scores of different kinds in one call: every metric equals its all-NumPy value."
     rng = np.random.default_rng(0)
     i = rng.normal(1, 1, 50).astype(np.float32).astype(np.float64); o = rng.normal(0, 1, 40).astype(np.float32).astype(np.float64)
     conv = lambda kind, a: np.round(a * 10) if kind == 'int' else a
-    ref = METRICS[metric](conv(id_kind, i), conv(ood_kind, o))
-    assert METRICS[metric](KINDS[id_kind](i), KINDS[ood_kind](o)) == ref
+    for metric in METRICS.values():
+        for id_kind in KINDS:
+            for ood_kind in KINDS:
+                assert metric(KINDS[id_kind](i), KINDS[ood_kind](o)) == metric(conv(id_kind, i), conv(ood_kind, o)), (metric, id_kind, ood_kind)
 
 
 @pytest.mark.parametrize('tpr,exc,msg', [(95, ValueError, 'tpr must be a fraction in (0, 1] (0.95, not 95), got 95'), (0, ValueError, 'got 0'),
