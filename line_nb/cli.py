@@ -8,7 +8,7 @@ import argparse, inspect, json, math, os, sys, time
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, torch
-from .core import tensor_digest, default_device
+from .core import tensor_digest, default_device, native_bf16
 from .metrics import accuracy
 from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, dataset_fingerprint
 from .models import fashion_cnn, Backbone, imagenet_model, imagenet_transform
@@ -22,7 +22,7 @@ from .baselines import DETECTORS, KNN
 __all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'offline_benchmark',
            'ImageFiles', 'Subset', 'subset', 'pct_option', 'clip_option', 'positive_int', 'nonneg_int', 'device_option',
            'ood_folder_option', 'parser', 'ConfigError', 'load_config', 'merged_options', 'plan', 'load_benchmark',
-           'bench', 'save_figures', 'run', 'main']
+           'bench', 'save_figures', 'data_command', 'run', 'main']
 
 # %% ../nbs/07_cli.ipynb #8943b33b
 def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
@@ -38,7 +38,7 @@ def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set se
 # %% ../nbs/07_cli.ipynb #657b7dc2
 ID_SETS = {  # --id: what it is
     'fashion-mnist': 'Fashion-MNIST (offline: Debian dataset-fashion-mnist, else downloaded by torchvision)',
-    'cifar10-jpeg': 'the lossy JPEG copy of CIFAR-10 in shared/data (offline; the DenseNet scores ~82% on it, not ~95%)',
+    'cifar10-jpeg': 'the lossy JPEG copy of CIFAR-10 ($LINE_NB_CIFAR10_JPEG; line-nb data says where it is; the DenseNet scores ~82% on it, not ~95%)',
     'cifar10': 'CIFAR-10 through torchvision (--id-root, else found locally, else downloaded)',
     'cifar100': 'CIFAR-100 through torchvision (--id-root, else found locally, else downloaded)',
     'imagenet': 'ImageNet-1k as ImageFolder roots (--id-train-root, --id-test-root; 1,000 class folders)',
@@ -219,6 +219,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument('--no-figures', action='store_true', default=None, help='do not draw histograms.png and roc.png')
     g.add_argument('--device', type=device_option, default=None, help='torch device (default: cuda when present, else cpu)')
     g.add_argument('--quiet', action='store_true', default=None, help='no progress bars')
+    d = sub.add_parser('data', help='list every data set, OOD source and checkpoint line_nb can use: where it is, or how to get it',
+                       description='Where each data set, OOD source and checkpoint was found on this machine (size, md5 check where a '
+                                   'checksum is published), or the one step that provides it. Nothing is downloaded unless --fetch is given.')
+    d.add_argument('--fetch', nargs='*', metavar='NAME', default=None, help='download what can be downloaded (CIFAR-10/100, Fashion-MNIST, '
+                   'the DICE checkpoints; md5-checked), all of it or the NAMEs given')
+    d.add_argument('--no-md5', action='store_true', help='skip the md5 checks (they read each checkpoint once)')
+    d.add_argument('--test-flags', action='store_true', help="print the nbdev test flags whose data are present (for make test), and on "
+                   "stderr one line per part that will be skipped")
     return p
 
 # %% ../nbs/07_cli.ipynb #22dd395e
@@ -394,7 +402,7 @@ def _pipelines(model: str):
 def _load_model(P, o, num_classes: int | None, device):
     "The model (eval mode, on `device`) and a description of it and of its weights."
     if P.model == 'fashion-cnn':
-        return fashion_cnn(seed=o.seed, device=device, progress=not o.quiet), f'Fashion-MNIST CNN trained by line_nb (seed {o.seed})'
+        return fashion_cnn(seed=o.seed, device=device, progress=not o.quiet), f"Fashion-MNIST CNN trained by line_nb (seed {o.seed}, {'bf16' if native_bf16(device) else 'fp32'} training)"
     if P.model == 'densenet100':
         ds = P.weights if P.weights in ('cifar10', 'cifar100') else None
         if ds is None:   # a checkpoint file: as many classes as its head has
@@ -562,12 +570,28 @@ def save_figures(scores: dict, out, title: str = '') -> list[str]:
     return ['histograms.png', 'roc.png']
 
 # %% ../nbs/07_cli.ipynb #262dc2fe
+def data_command(a):
+    "`line-nb data`: print the inventory (after fetching, with --fetch), or the test flags (with --test-flags); returns the items."
+    from line_nb.inventory import inventory, report, fetch, test_flags
+    if a.test_flags:
+        flags, lines = test_flags()
+        for l in lines: print(l, file=sys.stderr)
+        print(' '.join(flags)); return flags
+    got = fetch(a.fetch or None) if a.fetch is not None else {}
+    for n, r in got.items(): print(f'{n}: {r}')
+    items = inventory()
+    print(report(items, checksums=not a.no_md5))
+    failed = [n for n, r in got.items() if r.startswith('failed:')]
+    if failed: raise RuntimeError(f"could not fetch {', '.join(failed)} (the reasons are printed above)")
+    return items
+
 def run(argv=None):
     "Parse `argv` and run the command; return its result (a table for `bench`)."
     p = parser()
     a = p.parse_args(argv)
     try:
         if a.command == 'bench': return bench(merged_options(a))
+        if a.command == 'data': return data_command(a)
     except ConfigError as e:
         print(f"line-nb {a.command}: error: {e}", file=sys.stderr); sys.exit(2)
     except (ValueError, FileNotFoundError, RuntimeError) as e:

@@ -10,13 +10,23 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['default_device', 'set_seed', 'cache_dir', 'check_pct', 'as_tensor', 'check_features', 'check_labels', 'tensor_digest',
-           'percentile_ranks', 'percentile_rows', 'percentile']
+__all__ = ['default_device', 'native_bf16', 'set_seed', 'cache_dir', 'check_pct', 'as_tensor', 'check_features', 'check_labels',
+           'tensor_digest', 'percentile_ranks', 'percentile_rows', 'percentile']
 
 # %% ../nbs/00_core.ipynb #f4e33443
 def default_device() -> torch.device:
     "CUDA when present, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #7d36d69c
+def native_bf16(device=None) -> bool:
+    "True when `device` (default: `default_device()`) computes bfloat16 natively, so bf16 autocast is faster than fp32 there."
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
+    if device.type != 'cpu': return False
+    try: flags = Path('/proc/cpuinfo').read_text().split()
+    except OSError: return False                                  # not Linux: no way to ask, so no
+    return bool({'avx512_bf16', 'amx_bf16', 'bf16'} & set(flags))
 
 # %% ../nbs/00_core.ipynb #007b2786
 def set_seed(seed: int = 0):

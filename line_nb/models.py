@@ -8,7 +8,7 @@ import time, os, warnings
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import cache_dir, default_device, set_seed, tensor_digest
+from .core import cache_dir, default_device, set_seed, tensor_digest, native_bf16
 from .data import ImageTensors, fashion_mnist, FASHION_MEAN, FASHION_STD
 
 # %% auto #0
@@ -41,13 +41,14 @@ def train_fashion_cnn(epochs: int = 8,        # passes over the 60,000 training 
                       batch_size: int = 128,
                       lr: float = 0.1,        # peak of the one-cycle schedule
                       weight_decay: float = 5e-4,
-                      bf16: bool = True,      # bf16 autocast + channels_last (weights stay fp32)
+                      bf16: bool | None = None, # bf16 autocast + channels_last (weights stay fp32); None: where native (`native_bf16`)
                       device=None,
                       max_steps: int | None = None, # stop early after this many steps (for tests)
                       progress: bool = True,
                       root=None):             # Fashion-MNIST folder, else looked up (see `fashion_mnist`)
     "Train `FashionCNN` on Fashion-MNIST; return `(model, history)` with the model in eval mode."
     device = torch.device(device) if device else default_device()
+    bf16 = native_bf16(device) if bf16 is None else bool(bf16)
     set_seed(seed)
     g = torch.Generator().manual_seed(seed)
     train = fashion_mnist('train', root=root)
@@ -110,36 +111,39 @@ def load_checkpoint(model: nn.Module, path, weights_only: bool = True, strip_pre
 # %% ../nbs/03_models.ipynb #1b4a9c3d
 FASHION_CNN_VERSION = 1  # bump when the architecture or the training recipe changes
 
-def fashion_cnn_path(seed: int = 0, epochs: int = 8) -> Path:
-    "The cached checkpoint file of the Fashion-MNIST CNN trained with `seed` for `epochs`."
-    return cache_dir('checkpoints')/f'fashion_cnn_v{FASHION_CNN_VERSION}_e{epochs}_seed{seed}.pt'
+def fashion_cnn_path(seed: int = 0, epochs: int = 8, bf16: bool = True) -> Path:
+    "The cached checkpoint file of the Fashion-MNIST CNN trained with `seed` for `epochs`, in bf16 or fp32 (a different model)."
+    return cache_dir('checkpoints')/f"fashion_cnn_v{FASHION_CNN_VERSION}_e{epochs}_seed{seed}{'' if bf16 else '_fp32'}.pt"
 
 def fashion_cnn(seed: int = 0,            # training seed; each seed has its own checkpoint
                 train_if_missing: bool = True,
                 epochs: int = 8,
                 device=None,
-                progress: bool = True) -> FashionCNN:
+                progress: bool = True,
+                bf16: bool | None = None) -> FashionCNN:  # trained in bf16 or fp32; None: bf16 where native (`native_bf16`)
     "The Fashion-MNIST CNN from the cache, trained first if missing; eval mode, on `device`."
     device = torch.device(device) if device else default_device()
-    path = fashion_cnn_path(seed, epochs)
+    bf16 = native_bf16(device) if bf16 is None else bool(bf16)
+    path = fashion_cnn_path(seed, epochs, bf16)
     model = FashionCNN()
     if path.exists():
         try: load_checkpoint(model, path)
         except RuntimeError as e: raise RuntimeError(f"the cached {e}; delete it to retrain") from None
         return model.to(device).eval()
     if not train_if_missing: raise FileNotFoundError(f"no trained Fashion-MNIST CNN at {path}; call fashion_cnn(train_if_missing=True)")
-    model, hist = train_fashion_cnn(epochs=epochs, seed=seed, device=device, progress=progress)
+    model, hist = train_fashion_cnn(epochs=epochs, seed=seed, device=device, progress=progress, bf16=bf16)
     acc = evaluate_accuracy(model, fashion_mnist('test'))
     tmp = path.with_suffix(f'.tmp{os.getpid()}')
-    torch.save({'state_dict': model.state_dict(), 'history': hist, 'test_accuracy': acc, 'seed': seed}, tmp)
+    torch.save({'state_dict': model.state_dict(), 'history': hist, 'test_accuracy': acc, 'seed': seed, 'bf16': bf16}, tmp)
     os.replace(tmp, path)
     if progress: print(f"trained Fashion-MNIST CNN in {hist[-1]['seconds']:.0f} s: test accuracy {acc:.2f}% -> {path}")
     return model.eval()
 
-def fashion_cnn_info(seed: int = 0, epochs: int = 8) -> dict:
-    "Training history and test accuracy stored with the cached checkpoint."
-    ck = torch.load(fashion_cnn_path(seed, epochs), map_location='cpu', weights_only=True)
-    return {k: ck[k] for k in ('history', 'test_accuracy', 'seed')}
+def fashion_cnn_info(seed: int = 0, epochs: int = 8, bf16: bool | None = None) -> dict:
+    "Training history, test accuracy and precision stored with the cached checkpoint (bf16 None: this machine's default)."
+    bf16 = native_bf16() if bf16 is None else bool(bf16)
+    ck = torch.load(fashion_cnn_path(seed, epochs, bf16), map_location='cpu', weights_only=True)
+    return {**{k: ck[k] for k in ('history', 'test_accuracy', 'seed')}, 'bf16': ck.get('bf16', True)}
 
 # %% ../nbs/03_models.ipynb #94ea3d1a
 def find_head(model: nn.Module, head=None) -> tuple[str, nn.Linear]:

@@ -17,9 +17,9 @@ from .core import tensor_digest
 # %% auto #0
 __all__ = ['FORMATS', 'LUMA', 'MAX_SIDE', 'SKIMAGE_PHOTOS', 'SKIMAGE_TEXTURES', 'SKLEARN_PHOTOS', 'OPENCV_PHOTOS', 'OPENCV_DIRS',
            'GIMP_PATTERN_DIRS', 'GIMP_SKIP', 'GROUPS', 'KINDS', 'CROP_SCALE', 'NOISE_MEAN', 'NOISE_STD', 'OOD_SETS',
-           'check_fmt', 'to_format', 'Source', 'read_gimp_pattern', 'all_sources', 'crop_sources', 'crop_plan',
-           'render_crops', 'noise', 'OODSet', 'ood_set', 'ood_sets', 'image_sources', 'auxiliary_outliers', 'ood_table',
-           'show_ood_samples']
+           'PARTIAL', 'check_fmt', 'to_format', 'Source', 'read_gimp_pattern', 'all_sources', 'crop_sources',
+           'crop_plan', 'render_crops', 'noise', 'OODSet', 'crop_problems', 'ood_set', 'ood_sets', 'image_sources',
+           'auxiliary_outliers', 'ood_table', 'show_ood_samples']
 
 # %% ../nbs/02_oodsets.ipynb #80f46238
 FORMATS = {'gray28': (1, 28, 28),  # Fashion-MNIST models: (C, H, W)
@@ -196,7 +196,7 @@ def _load_sources(config: tuple):
     parts = [_skimage_sources(dict(sk_photos), dict(sk_tex)), _sklearn_sources(dict(skl_photos)),
              _opencv_sources({k: (g, tuple(f)) for k, (g, f) in cv_photos}, cv_dirs), _gimp_sources(gimp_dirs, gimp_skip)]
     srcs, problems = [s for p, _ in parts for s in p], [q for _, qs in parts for q in qs]
-    for q in problems: warnings.warn(f"OOD crop sources: {q}; continuing without them.")
+    for q in problems: warnings.warn(f"OOD crop sources: {q}; the crop sets that need them are refused (ood_set) or built without them and renamed NAME-partial (ood_sets).")
     return srcs, problems
 
 def all_sources() -> tuple[list[Source], list[str]]:
@@ -295,9 +295,27 @@ def _spec(name: str) -> OODSet:
     return OOD_SETS[name]
 
 # %% ../nbs/02_oodsets.ipynb #d47a399b
-def _plan(name: str, n, seed: int):
+PARTIAL = '-partial'   # the suffix that names a crop set built from incomplete sources: a different set
+
+def crop_problems(kind: str) -> list[str]:
+    "What is missing among the source images of the crop sets of `kind` ('photo' or 'texture') on this machine; [] when complete."
+    if kind not in KINDS: raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    def kind_of(p: str):
+        if p.startswith('GIMP'): return 'texture'
+        if p.startswith(('opencv', 'sklearn')): return 'photo'
+        if p.startswith('skimage.data.'): return 'texture' if p[len('skimage.data.'):].split('(')[0] in SKIMAGE_TEXTURES else 'photo'
+        return None                                                                # unknown: counts against both kinds
+    return [p for p in all_sources()[1] if kind_of(p) in (kind, None)]
+
+def _plan(name: str, n, seed: int, partial: bool = False):
     "The spec, the random stream, and the indices (fixed sets) or sources and crops (crop sets) of a set."
-    spec = _spec(name); rng = _rng(seed, name)
+    spec = _spec(name)
+    if name in _CROPS and not partial and (missing := crop_problems(_CROPS[name])):
+        raise FileNotFoundError(f"OOD set {name!r} is unavailable on this machine: some of its source images are missing "
+                                f"({'; '.join(missing)}). Without them it would be a smaller, different set from the one line_nb's "
+                                f"results use. Provide them (`line-nb data` says how), leave the set out, or build it from what is "
+                                f"present with partial=True, which names it {name + PARTIAL!r}.")
+    rng = _rng(seed, name)
     n = _check_n(spec.size if n is None else n, name, spec.size if spec.fixed else None)
     if spec.fixed: return spec, rng, n, (np.arange(n) if n == spec.size else np.sort(rng.permutation(spec.size)[:n]))
     if name in _CROPS:
@@ -314,10 +332,11 @@ def _fixed_images(name: str, fmt: str) -> torch.Tensor:
 def ood_set(name: str,         # a key of `OOD_SETS`
             fmt: str = 'gray28', # 'gray28' (N, 1, 28, 28) or 'rgb32' (N, 3, 32, 32)
             n: int | None = None, # number of images; None: the set's size. Fixed sets: a random subset when smaller
-            seed: int = 0) -> torch.Tensor:
+            seed: int = 0,
+            partial: bool = False) -> torch.Tensor: # crop sets: build from incomplete sources instead of refusing (a different set)
     "The OOD test set `name` as a uint8 image tensor, deterministic for `seed`."
     check_fmt(fmt)
-    spec, rng, n, plan = _plan(name, n, seed)
+    spec, rng, n, plan = _plan(name, n, seed, partial)
     if spec.fixed: return _fixed_images(name, fmt)[torch.from_numpy(plan)]
     if name in _CROPS: return render_crops(*plan, fmt)
     return noise(name, fmt, n, rng)
@@ -325,17 +344,25 @@ def ood_set(name: str,         # a key of `OOD_SETS`
 # %% ../nbs/02_oodsets.ipynb #6827127d
 def ood_sets(fmt: str = 'gray28', # 'gray28' or 'rgb32'
              seed: int = 0,
-             names=None) -> dict[str, torch.Tensor]: # names of sets; None: all of `OOD_SETS`
-    "Several OOD test sets at their default sizes, by name."
+             names=None,             # names of sets; None: all of `OOD_SETS`
+             partial: bool = True) -> dict[str, torch.Tensor]: # incomplete crop sets: built and renamed NAME-partial (False: refused)
+    "Several OOD test sets at their default sizes, by name; a crop set built from incomplete sources is named `NAME-partial`."
     check_fmt(fmt)
     names = list(OOD_SETS) if names is None else ([names] if isinstance(names, str) else list(names))
     for nm in names: _spec(nm)
-    return {nm: ood_set(nm, fmt, seed=seed) for nm in names}
+    out = {}
+    for nm in names:
+        part = nm in _CROPS and bool(crop_problems(_CROPS[nm]))
+        if part and partial:
+            warnings.warn(f"OOD set {nm!r}: some source images are missing on this machine, so it is built from the rest and named "
+                          f"{nm + PARTIAL!r}: a different set from the one line_nb's committed results use (`line-nb data` says what is missing)")
+        out[nm + PARTIAL if part and partial else nm] = ood_set(nm, fmt, seed=seed, partial=part and partial)
+    return out
 
 # %% ../nbs/02_oodsets.ipynb #2713265b
-def image_sources(name: str, n: int | None = None, seed: int = 0) -> list:
-    "Where each image of `ood_set(name, n=n, seed=seed)` comes from: a source name, `name[i]` for fixed sets, None for noise."
-    spec, rng, n, plan = _plan(name, n, seed)
+def image_sources(name: str, n: int | None = None, seed: int = 0, partial: bool = False) -> list:
+    "Where each image of `ood_set(name, n=n, seed=seed, partial=partial)` comes from: a source name, `name[i]` for fixed sets, None for noise."
+    spec, rng, n, plan = _plan(name, n, seed, partial)
     if spec.fixed: return [f'{name}[{i}]' for i in plan]
     if name in _CROPS: return [plan[0][i].name for i in plan[1]]
     return [None] * n

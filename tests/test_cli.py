@@ -42,7 +42,7 @@ def _dice_checkpoint_here():
     except FileNotFoundError: return None
 
 
-@pytest.mark.skipif(_dice_checkpoint_here() is None, reason='the DICE CIFAR-10 checkpoint is not on this machine (shared/data/checkpoints)')
+@pytest.mark.skipif(_dice_checkpoint_here() is None, reason='the DICE CIFAR-10 checkpoint is not on this machine (line-nb data says how to get it)')
 def test_densenet_on_fake_cifar_folders(tmp_path):
     "(a) The CIFAR protocol's code path: 10-class 32x32 ID folders, the DICE DenseNet, two OOD folders (tree and flat), a TOML config."
     idr = tmp_path/'id'
@@ -136,3 +136,47 @@ def test_missing_fashion_mnist_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv('LINE_NB_FASHION_MNIST', str(tmp_path))   # a named folder is searched alone
     code, _, err = run_cli(['bench', '--quiet', '--out', str(tmp_path/'out'), '--detectors', 'MSP', '--no-download'])
     assert code == 1 and 'Fashion-MNIST not found' in err and str(tmp_path) in err and 'Traceback' not in err, err
+
+
+# ---------------------------------------------------------------- line-nb data
+def _no_optional_data(tmp_path, monkeypatch):
+    "A machine without the optional data: no checkpoint, no CIFAR, no JPEG copy, and no shared/ folder above the working directory."
+    monkeypatch.chdir(tmp_path)
+    (tmp_path/'ck').mkdir()
+    monkeypatch.setenv('LINE_NB_CHECKPOINTS', str(tmp_path/'ck'))
+    for var in ('LINE_NB_CIFAR10', 'LINE_NB_CIFAR100'): monkeypatch.setenv(var, str(tmp_path/'none'))
+    monkeypatch.delenv('LINE_NB_CIFAR10_JPEG', raising=False)
+
+
+def test_data_command_without_the_optional_data(tmp_path, monkeypatch, cache):
+    _no_optional_data(tmp_path, monkeypatch)
+    code, out, err = run_cli(['data', '--test-flags'])
+    assert code in (0, None) and out.strip() == ''
+    assert 'skipped: the DenseNet chapters' in err and 'missing dice-cifar10 (get it: line-nb data --fetch dice-cifar10' in err, err
+    code, out, err = run_cli(['data', '--no-md5'])
+    assert code in (0, None), err
+    found, missing = out.split('missing (')
+    assert 'fashion-mnist' in found and 'dice-cifar10' in missing and 'cifar10-jpeg' in missing
+    assert 'get it: line-nb data --fetch cifar10' in missing and 'needed by: the DenseNet chapters' in missing
+    import urllib.request
+    monkeypatch.setattr(urllib.request, 'urlopen', lambda *a, **k: (_ for _ in ()).throw(OSError('no network')))
+    code, out, err = run_cli(['data', '--fetch', 'dice-cifar10', '--no-md5'])
+    assert code == 1 and 'dice-cifar10: failed:' in out and 'no network' in out and 'could not fetch dice-cifar10' in err
+    assert not any((tmp_path/'ck').iterdir()) and not (cache/'checkpoints'/'densenet100_cifar10.pth.tar').exists()
+    code, out, err = run_cli(['data', '--fetch', 'mnist'])
+    assert code == 1 and "cannot fetch ['mnist']" in err
+
+
+def test_data_command_with_the_optional_data(tmp_path, monkeypatch, cache):
+    _no_optional_data(tmp_path, monkeypatch)
+    (tmp_path/'ck'/'densenet100_cifar10.pth.tar').write_bytes(b'not the real checkpoint')
+    for split in ('train', 'test'): (tmp_path/'jpeg'/split).mkdir(parents=True)
+    monkeypatch.setenv('LINE_NB_CIFAR10_JPEG', str(tmp_path/'jpeg'))
+    code, out, err = run_cli(['data', '--test-flags'])
+    assert out.strip() == 'densenet' and err == ''
+    code, out, err = run_cli(['data'])
+    found = out.split('missing (')[0]
+    assert f"{tmp_path/'ck'/'densenet100_cifar10.pth.tar'}  MD5 MISMATCH (expected a3385573bea3fabe06b9e89acdab52d4)" in found, out
+    assert str(tmp_path/'jpeg') in found and 'note: lossy' in found
+    code, out, err = run_cli(['data', '--fetch', 'dice-cifar10', '--no-md5'])    # present: left alone, nothing downloaded
+    assert code in (0, None) and f"dice-cifar10: {tmp_path/'ck'/'densenet100_cifar10.pth.tar'}" in out

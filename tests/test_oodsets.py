@@ -37,7 +37,27 @@ def test_missing_debian_packages_fall_back_then_fail_clearly():
     with mock.patch.object(O, 'OPENCV_DIRS', ['/nonexistent/cv']), mock.patch.object(O, 'GIMP_PATTERN_DIRS', ['/nonexistent/gimp']), \
          mock.patch.dict(os.environ, {'LINE_NB_OPENCV_DATA': '', 'LINE_NB_GIMP_PATTERNS': ''}), warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always')
-        assert O.ood_set('textures', 'rgb32', n=10).shape == (10, 3, 32, 32)
+        with pytest.raises(FileNotFoundError, match="OOD set 'textures' is unavailable.*gimp-data"): O.ood_set('textures', 'rgb32', n=10)
+        assert O.ood_set('textures', 'rgb32', n=10, partial=True).shape == (10, 3, 32, 32)   # asked for: built from the rest
         assert any('gimp-data' in str(m.message) for m in w)
         with mock.patch.object(O, 'SKIMAGE_TEXTURES', {}):
-            with pytest.raises(FileNotFoundError, match='GIMP patterns not found'): O.ood_set('textures')
+            with pytest.raises(FileNotFoundError, match='GIMP patterns not found'): O.ood_set('textures', partial=True)
+
+
+def test_crop_set_with_missing_sources_is_refused_or_renamed(monkeypatch):
+    "Nothing shrinks silently: without GIMP's patterns 'textures' is refused by ood_set, and built as 'textures-partial' by ood_sets."
+    import warnings
+    import line_nb.oodsets as o
+    monkeypatch.setattr(o, 'GIMP_PATTERN_DIRS', [])
+    monkeypatch.delenv('LINE_NB_GIMP_PATTERNS', raising=False)
+    assert any('GIMP patterns not found' in p for p in o.crop_problems('texture')) and o.crop_problems('photo') == []
+    with pytest.raises(FileNotFoundError, match="OOD set 'textures' is unavailable on this machine.*partial=True, which names it 'textures-partial'"):
+        o.ood_set('textures', n=4)
+    with pytest.raises(FileNotFoundError, match='is unavailable'): o.image_sources('textures', n=4)
+    assert all(s.startswith('skimage/') for s in o.image_sources('textures', n=20, partial=True))   # only what is present
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        sets = o.ood_sets('rgb32', names=['textures', 'photos', 'gaussian'])
+    assert list(sets) == ['textures-partial', 'photos', 'gaussian'] and sets['textures-partial'].shape == (2000, 3, 32, 32)
+    assert any("named 'textures-partial'" in str(x.message) for x in w)
+    with pytest.raises(FileNotFoundError, match='is unavailable'): o.ood_sets(names=['textures'], partial=False)
