@@ -62,17 +62,33 @@ def test_fashion_averages_stay_within_the_band_of_the_committed_csv(fashion_tabl
     assert abs(fashion_table.id_accuracy.iloc[0] - pd.read_csv(RESULTS/'benchmark_fashion.csv').id_accuracy.iloc[0]) < 0.05
 
 
+def committed_cnn() -> bool:
+    "True when the cached CNN is the one behind the committed results (trained in bf16); False for the fp32-trained one."
+    from line_nb.models import fashion_cnn_info
+    return fashion_cnn_info()['bf16']
+
+
 def test_fashion_orderings_as_the_chapter_states(fashion_table):
-    "Notebook 20's verdicts on average FPR95 (lower is better): what holds and what does not, each by at least 1 point."
+    "Notebook 20's verdicts on average FPR95 (lower is better) that hold for both CNNs trained here (bf16 and fp32, seed 0), each by at least 1 point."
     o = averages(fashion_table)['FPR95']
-    holds = {'LINe beats Energy': o['Energy'] - o['LINe'], 'LINe beats DICE': o['DICE'] - o['LINe'],
-             'ReAct beats Energy': o['Energy'] - o['ReAct'], 'Energy beats MSP': o['MSP'] - o['Energy']}
+    holds = {'LINe beats DICE': o['DICE'] - o['LINe'], 'ReAct beats Energy': o['Energy'] - o['ReAct'], 'Energy beats MSP': o['MSP'] - o['Energy']}
     fails = {'LINe beats ReAct': o['ReAct'] - o['LINe'], 'LINe beats DICE+ReAct': o['DICE+ReAct'] - o['LINe'],
-             'DICE+ReAct beats DICE and ReAct': min(o['DICE'], o['ReAct']) - o['DICE+ReAct'],
-             'KNN beats LINe (LINe is not the best detector)': -(o['LINe'] - o['KNN'])}
+             'DICE+ReAct beats DICE and ReAct': min(o['DICE'], o['ReAct']) - o['DICE+ReAct']}
     assert all(m >= 1 for m in holds.values()), holds
-    assert all(m <= -1 for k, m in fails.items() if not k.startswith('KNN')), fails
+    assert all(m <= -1 for m in fails.values()), fails
     assert o['KNN'] < o['LINe'] - 1 and o['Mahalanobis'] < o['LINe'] - 1          # README: KNN and Mahalanobis lead
+
+
+def test_fashion_line_beats_energy_on_the_committed_cnn(fashion_table):
+    """Notebook 20 and Table 3's analogue: LINe beats Energy on the CNN. This verdict depends on the CNN: it holds for the
+    bf16-trained CNN of the committed results (56.41 against 67.02 FPR95) and not for the fp32-trained one of the same seed
+    (49.32 against 48.32; AUROC 89.65 against 87.82 still favours LINe). One seed decides it: see the benchmark chapters."""
+    o = averages(fashion_table)
+    if not committed_cnn():
+        assert o.loc['LINe', 'AUROC'] > o.loc['Energy', 'AUROC']                    # what holds for the fp32-trained CNN
+        pytest.skip(f"the FPR95 verdict is the committed (bf16-trained) CNN's; this machine's fp32-trained CNN gives LINe "
+                    f"{o.loc['LINe', 'FPR95']:.2f} against Energy {o.loc['Energy', 'FPR95']:.2f}")
+    assert o.loc['LINe', 'FPR95'] < o.loc['Energy', 'FPR95'] - 5
 
 
 def test_fashion_odin_beats_msp(fashion):
@@ -121,12 +137,12 @@ def taylor_equals_intgrad(det, train, pa, pw) -> bool:
 
 
 def test_fashion_ablation_claims(fashion):
-    "Notebook 22 on the CNN: LINe beats Energy; clipping matters; the grid's best cell is not 90/90; two components tie or beat three; class-specific neurons; Taylor = IntGrad."
+    "Notebook 22 on the CNN: clipping alone beats LINe; the grid's best cell is not 90/90; two components tie or beat three; class-specific neurons; Taylor = IntGrad."
     B = fashion
     base = dict(act_prune_pct=90., weight_prune_pct=90., clip_threshold=clip_threshold_at_percentile(B.train.features, 90))
     det, t3, grid = line_ablations(B.backbone, B.train, B.test, B.oods, base)
     energy, full = t3[0, 0, 0], t3[1, 1, 1]
-    assert full < energy - 5                                                     # Table 3: LINe beats Energy
+    if committed_cnn(): assert full < energy - 5                                 # Table 3: LINe beats Energy (this CNN only, see above)
     assert min(t3[k] for k in t3 if sum(k) == 2) <= full                         # ... but not every pair of components
     assert t3[1, 0, 0] < full                                                    # clipping alone beats LINe on the CNN
     assert not all(t3[k] < energy for k in t3 if sum(k) == 1)                    # not every component alone improves on Energy
