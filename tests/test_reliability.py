@@ -411,7 +411,8 @@ def test_load_checkpoint_missing_extra_shape_truncated(tmp_path):
 
 def test_fashion_cnn_bad_cached_checkpoint(cache):
     from line_nb.models import fashion_cnn, FashionCNN, fashion_cnn_path
-    path = fashion_cnn_path(0, 8)
+    from line_nb.core import native_bf16
+    path = fashion_cnn_path(0, 8, native_bf16('cpu'))                  # the file this machine's default precision reads
     with pytest.raises(FileNotFoundError, match='no trained Fashion-MNIST CNN at'): fashion_cnn(train_if_missing=False, device='cpu')
     sd = FashionCNN().state_dict()
     for content, what in (({'state_dict': {k: v for k, v in sd.items() if k != 'fc.weight'}}, 'does not fit FashionCNN: missing keys fc.weight'),
