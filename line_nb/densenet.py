@@ -196,6 +196,18 @@ def _extract_once(tarball: Path, dest: Path) -> Path:
     return dest
 
 # %% ../nbs/03a_densenet.ipynb #46449b6d
+def _locate_cifar10_jpeg(dest: Path):
+    "Where the copy is, without extracting: an extracted folder or the tarball (None), and the places looked in."
+    if _is_jpeg_tree(dest): return dest, [dest]
+    env_dir = os.environ.get('LINE_NB_CIFAR10_JPEG')
+    cands = ([Path(env_dir)] if env_dir else []) + shared_data_dirs()
+    for c in cands:
+        for d in (c, c/'cifar10-jpeg'):
+            if _is_jpeg_tree(d): return d, cands
+        for t in (c, c/CIFAR10_JPEG_TARBALL):
+            if t.is_file(): return t, cands
+    return None, cands
+
 def cifar10_jpeg_dir(root=None) -> Path:
     "The extracted CIFAR-10 JPEG folder (holding `train/` and `test/`), extracting the tarball on first use."
     dest = cache_dir('cifar10-jpeg')/'cifar10-jpeg'
@@ -206,13 +218,8 @@ def cifar10_jpeg_dir(root=None) -> Path:
         for t in (r, r/CIFAR10_JPEG_TARBALL):
             if t.is_file(): return _extract_once(t, dest)
         raise FileNotFoundError(f"root={root} is neither {CIFAR10_JPEG_TARBALL} nor a folder holding it or an extracted train/ and test/")
-    if _is_jpeg_tree(dest): return dest
-    env_dir = os.environ.get('LINE_NB_CIFAR10_JPEG')
-    cands = ([Path(env_dir)] if env_dir else []) + shared_data_dirs()
-    for c in cands:
-        if _is_jpeg_tree(c) or _is_jpeg_tree(c/'cifar10-jpeg'): return c if _is_jpeg_tree(c) else c/'cifar10-jpeg'
-        for t in (c, c/CIFAR10_JPEG_TARBALL):
-            if t.is_file(): return _extract_once(t, dest)
+    found, cands = _locate_cifar10_jpeg(dest)
+    if found is not None: return _extract_once(found, dest) if found.is_file() else found
     raise FileNotFoundError(f"CIFAR-10 JPEG copy ({CIFAR10_JPEG_TARBALL}) not found. Looked in:\n  "
                             + "\n  ".join(map(str, [dest, *cands])) +
                             f"\nSet LINE_NB_CIFAR10_JPEG to the tarball or to a folder holding it, or pass root=...")

@@ -49,17 +49,9 @@ def _find_cifar(name):
     return _first(r/folder for r in roots)
 
 def _find_cifar10_jpeg():
-    "The extracted JPEG copy or its tarball, without extracting anything."
-    from line_nb.densenet import _is_jpeg_tree, shared_data_dirs, CIFAR10_JPEG_TARBALL
-    dest = cache_dir('cifar10-jpeg')/'cifar10-jpeg'
-    if _is_jpeg_tree(dest): return dest
-    env = os.environ.get('LINE_NB_CIFAR10_JPEG')
-    for c in ([Path(env)] if env else []) + shared_data_dirs():
-        for d in (c, c/'cifar10-jpeg'):
-            if _is_jpeg_tree(d): return d
-        for t in (c, c/CIFAR10_JPEG_TARBALL):
-            if t.is_file(): return t
-    return None
+    "The extracted JPEG copy or its tarball, without extracting anything (the look-up of `cifar10_jpeg_dir`)."
+    from line_nb.densenet import _locate_cifar10_jpeg
+    return _locate_cifar10_jpeg(cache_dir('cifar10-jpeg')/'cifar10-jpeg')[0]
 
 def _find_dice(ds):
     from line_nb.densenet import find_dice_checkpoint
