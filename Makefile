@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBS := dataset-fashion-mnist gimp-data opencv-doc chromium
 
-.PHONY: setup bench test docs perf mutate
+.PHONY: setup bench test docs perf mutate readme
 
 setup: $(VENV)/.installed
 
@@ -35,10 +35,15 @@ test: setup
 	@if [ -n "$$(git status --porcelain -- nbs line_nb 2>/dev/null)" ]; then \
 	  echo "nbdev_export / nbdev_clean changed these files: the library and the notebooks are out of sync, or notebooks are not clean"; \
 	  git status --porcelain -- nbs line_nb; git diff --stat -- nbs line_nb; exit 1; fi
+	$(BIN)/python docs/readme.py --check
 	@flags=$$($(BIN)/line-nb data --test-flags) || exit 1; \
 	echo "nbdev_test --flags '$$flags' (cells marked with a flag run only when their data are present: line-nb data)"; \
 	PATH=$(BIN):$$PATH OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} nbdev_test --n_workers 1 --flags "$$flags"
 	$(BIN)/python -m pytest -q -rs tests
+
+# README.md from the home notebook nbs/index.ipynb (nbdev's readme_nb), offline; `make test` fails when they differ.
+readme: setup
+	$(BIN)/python docs/readme.py
 
 # Render the documentation offline (no Quarto): every notebook with its stored outputs, plus the
 # API reference, into docs/_build/html. Nothing is executed. `nbdev_docs` still works with Quarto.

@@ -54,9 +54,10 @@ _TAGS = {'hide': 'remove-cell', 'include: false': 'remove-cell', 'echo: false': 
          'hide_input': 'remove-input', 'output: false': 'remove-output', 'hide_output': 'remove-output'}
 
 def notebooks() -> list[Path]:
-    "Every notebook under `nbs/`, as paths relative to it (checkpoints and `_`-files left out)."
+    "Every notebook under `nbs/`, as paths relative to it (checkpoints, `_`-files and the home notebook left out)."
     return sorted(p.relative_to(NBS) for p in NBS.rglob('*.ipynb')
-                  if not any(part.startswith(('.', '_')) for part in p.relative_to(NBS).parts))
+                  if not any(part.startswith(('.', '_')) for part in p.relative_to(NBS).parts)
+                  and p.relative_to(NBS) != Path('index.ipynb'))   # the home notebook is the README, which index.md includes
 
 def split_directives(source: str) -> tuple[list[str], str]:
     "nbdev's `#|` lines at the top of a code cell, and the source without them."

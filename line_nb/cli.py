@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np, torch
 from .core import tensor_digest, default_device, native_bf16
 from .metrics import accuracy
-from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, dataset_fingerprint
+from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, dataset_fingerprint, ImageFiles, Subset, subset, _subset_indices
 from .models import fashion_cnn, Backbone, imagenet_model, imagenet_transform
-from .densenet import load_dice_densenet, find_dice_checkpoint, cifar10_jpeg, cifar_transform, CIFAR_MEAN, CIFAR_STD
+from .densenet import load_dice_densenet, find_dice_checkpoint, cifar10_jpeg, cifar10_images, cifar_transform, CIFAR_MEAN, CIFAR_STD
 from .features import extract, Features
 from .oodsets import ood_sets, OOD_SETS
 from .benchmark import ALL_DETECTORS, BENCHMARK_SETTINGS, build_detectors, run_benchmark, paper_layout, id_percentile, resolve_hyperparameters
@@ -20,9 +20,9 @@ from .baselines import DETECTORS, KNN
 
 # %% auto #0
 __all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'offline_benchmark',
-           'ImageFiles', 'Subset', 'subset', 'pct_option', 'clip_option', 'positive_int', 'nonneg_int', 'device_option',
-           'ood_folder_option', 'parser', 'ConfigError', 'load_config', 'merged_options', 'plan', 'load_benchmark',
-           'bench', 'save_figures', 'data_command', 'run', 'main']
+           'pct_option', 'clip_option', 'positive_int', 'nonneg_int', 'device_option', 'ood_folder_option', 'parser',
+           'ConfigError', 'load_config', 'merged_options', 'plan', 'load_benchmark', 'bench', 'save_figures',
+           'data_command', 'run', 'main']
 
 # %% ../nbs/07_cli.ipynb #8943b33b
 def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
@@ -39,7 +39,7 @@ def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set se
 ID_SETS = {  # --id: what it is
     'fashion-mnist': 'Fashion-MNIST (offline: Debian dataset-fashion-mnist, else downloaded by torchvision)',
     'cifar10-jpeg': 'the lossy JPEG copy of CIFAR-10 ($LINE_NB_CIFAR10_JPEG; line-nb data says where it is; the DenseNet scores ~82% on it, not ~95%)',
-    'cifar10': 'CIFAR-10 through torchvision (--id-root, else found locally, else downloaded)',
+    'cifar10': 'CIFAR-10 through torchvision (--id-root, else found locally, else downloaded; without --id-root, the lossy JPEG copy when neither works, said so in the report)',
     'cifar100': 'CIFAR-100 through torchvision (--id-root, else found locally, else downloaded)',
     'imagenet': 'ImageNet-1k as ImageFolder roots (--id-train-root, --id-test-root; 1,000 class folders)',
     'folder': 'any ImageFolder train/test roots (--id-train-root, --id-test-root)',
@@ -56,43 +56,6 @@ MODEL_SETTINGS = {  # hyperparameters a model changes on top of its benchmark's,
 PAPER_OOD_FOLDERS = {  # the OOD sets of the paper's tables: the names to give --ood-folder (data not shipped)
     'cifar': ('Textures', 'SVHN', 'Places365', 'LSUN-C', 'LSUN-R', 'iSUN'),
     'imagenet': ('iNaturalist', 'SUN', 'Places', 'Textures')}
-
-# %% ../nbs/07_cli.ipynb #a94ab340
-class ImageFiles(torch.utils.data.Dataset):
-    "Every image file under `root` (an ImageFolder tree or a flat folder, any depth), labelled -1: an OOD set."
-    def __init__(self, root, transform=None, name: str | None = None):
-        from torchvision.datasets.folder import IMG_EXTENSIONS
-        self.root = Path(root)
-        if not self.root.is_dir(): raise FileNotFoundError(f"OOD folder {root} does not exist (or is not a folder)")
-        files = sorted(p for p in self.root.rglob('*') if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
-        if not files: raise FileNotFoundError(f"OOD folder {root} holds no image files ({' '.join(IMG_EXTENSIONS)}) at any depth")
-        self.samples, self.transform, self.name = [(str(p), -1) for p in files], transform, name or self.root.name
-    def __len__(self): return len(self.samples)
-    def __getitem__(self, i):
-        from torchvision.datasets.folder import default_loader   # PIL, converted to RGB
-        x = default_loader(self.samples[i][0])
-        return (self.transform(x) if self.transform is not None else x), -1
-    def __repr__(self): return f"ImageFiles({str(self.root)!r}, n={len(self)})"
-
-class Subset(torch.utils.data.Dataset):
-    "Items `indices` of a data set, with a cache fingerprint (torch's `Subset` has none)."
-    def __init__(self, data, indices, name: str):
-        self.data, self.indices, self.name = data, [int(i) for i in indices], name
-    def __len__(self): return len(self.indices)
-    def __getitem__(self, i): return self.data[self.indices[i]]
-    def fingerprint(self) -> str: return tensor_digest(dataset_fingerprint(self.data), torch.tensor(self.indices))
-
-def _subset_indices(total: int, n: int | None, seed: int):
-    "The sorted indices of a seeded random subset of `n` of `total` items, or None when `n` is None or not smaller."
-    if n is None or n >= total: return None
-    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
-
-def subset(data, n: int | None, seed: int, name: str):
-    "A seeded random subset of `n` items of `data` (in their original order), or `data` itself when `n` is None or not smaller."
-    idx = _subset_indices(len(data), n, seed)
-    if idx is None: return data
-    if isinstance(data, ImageTensors): return ImageTensors(data.images[idx], data.labels[idx], data.transform, name, data.classes)
-    return Subset(data, idx, name)
 
 # %% ../nbs/07_cli.ipynb #45d92177
 def pct_option(s: str) -> float:
@@ -427,6 +390,7 @@ def _load_model(P, o, num_classes: int | None, device):
 def load_benchmark(P, o, device) -> SimpleNamespace:
     "The model (a `Backbone`) and the data sets (`train`, `test`, `oods`) of plan `P`, with descriptions; nothing extracted yet."
     tf, fmt, tf_offline = _pipelines(P.model)
+    id_name = P.id
     if P.id == 'fashion-mnist':
         train, test = fashion_mnist('train', download=not o.no_download), fashion_mnist('test', download=not o.no_download)
         id_desc = 'Fashion-MNIST'
@@ -434,6 +398,11 @@ def load_benchmark(P, o, device) -> SimpleNamespace:
         train, test = (cifar10_jpeg(s, transform=cifar_transform(), root=P.id_root) for s in ('train', 'test'))
         train.name, test.name = 'cifar10-jpeg-train', 'cifar10-jpeg-test'   # the cache names the other notebooks use
         id_desc = 'CIFAR-10, LOSSY JPEG copy (quality ~75: numbers shifted from the paper\'s)'
+    elif P.id == 'cifar10' and P.id_root is None:   # the original (local, else downloaded), else the lossy copy, said so
+        train, test = (cifar10_images(s, cifar_transform(), download=not o.no_download) for s in ('train', 'test'))
+        id_name = train.source
+        id_desc = 'CIFAR-10' if id_name == 'cifar10' else ("CIFAR-10, LOSSY JPEG copy: the original CIFAR-10 was not found locally"
+                                                            + ('' if o.no_download else ' and could not be downloaded') + " (numbers shifted from the paper's)")
     elif P.id in ('cifar10', 'cifar100'):
         train, test = (cifar(P.id, s, root=P.id_root, download=not o.no_download, transform=cifar_transform()) for s in ('train', 'test'))
         train.name, test.name = f'{P.id}-train', f'{P.id}-test'
@@ -460,7 +429,7 @@ def load_benchmark(P, o, device) -> SimpleNamespace:
     for n, root in P.folders.items():
         oods[n] = ImageFiles(root, tf, name=f'ood-folder-{n}')
         ood_desc[n] = f'folder {root}'
-    return SimpleNamespace(backbone=bb, train=train, test=test, oods=oods, id_desc=id_desc, model_desc=model_desc, ood_desc=ood_desc, n_train_full=n_train)
+    return SimpleNamespace(backbone=bb, train=train, test=test, oods=oods, id_name=id_name, id_desc=id_desc, model_desc=model_desc, ood_desc=ood_desc, n_train_full=n_train)
 
 # %% ../nbs/07_cli.ipynb #64f060f2
 def _take(f: Features, idx) -> Features: return Features(f.features[idx], f.logits[idx], f.labels[idx], f.meta)
@@ -489,6 +458,7 @@ def bench(o) -> 'pandas.DataFrame':
     dets = build_detectors(bb, train.features, P.settings, P.detectors, hp)
     odin = {n: dets.pop(n) for n in list(dets) if n == 'ODIN'}
     parts, notes = [], list(P.notes)
+    if D.id_name != P.id: notes.append(f"--id {P.id}: not available here; ran on {D.id_name} instead ({D.id_desc})")
     if dets: parts.append(run_benchmark(dets, train, test, oods, progress=not o.quiet))
     if odin:
         td, tf_, od, of = _odin_subsets(D.test, D.oods, test, oods, o.odin_max, o.seed)
@@ -502,7 +472,7 @@ def bench(o) -> 'pandas.DataFrame':
     acc = 100 * accuracy(test.logits, test.labels)
     df['id_accuracy'] = acc
     if len(D.train) < D.n_train_full: notes.append(f"detectors fitted on a seeded random subset of {len(D.train):,} of the {D.n_train_full:,} ID training images (--id-train-max)")
-    label = f"computed by line_nb on {P.id} / {P.model}"
+    label = f"computed by line_nb on {D.id_name} / {P.model}"
     stand_in = [n for n in P.offline]
     lines = [f"line-nb bench: {label}",
              f"ID: {D.id_desc}: fitted on {len(train):,} training images, tested on {len(test):,}",
@@ -520,7 +490,7 @@ def bench(o) -> 'pandas.DataFrame':
     import line_nb
     (out/'results.json').write_text(json.dumps({
         'computed_by': f'line_nb {line_nb.__version__}', 'label': label, 'seconds': secs,
-        'id': {'name': P.id, 'description': D.id_desc, 'n_train': len(train), 'n_train_available': D.n_train_full, 'n_test': len(test), 'accuracy': acc},
+        'id': {'name': D.id_name, 'asked': P.id, 'description': D.id_desc, 'n_train': len(train), 'n_train_available': D.n_train_full, 'n_test': len(test), 'accuracy': acc},
         'model': {'name': P.model, 'description': D.model_desc, 'weights': P.weights},
         'ood': {n: {'n': len(oods[n]), 'source': D.ood_desc[n], 'offline_stand_in': n in stand_in} for n in oods},
         'settings': P.settings, 'hyperparameters': hp, 'notes': notes,

@@ -14,7 +14,7 @@ from .core import cache_dir, tensor_digest
 # %% auto #0
 __all__ = ['FASHION_CLASSES', 'FASHION_FILES', 'FASHION_DIRS', 'FASHION_MEAN', 'FASHION_STD', 'ToFloat', 'ImageTensors',
            'read_idx', 'given_root', 'find_fashion_mnist', 'fashion_mnist', 'cifar', 'image_folder',
-           'dataset_fingerprint']
+           'dataset_fingerprint', 'ImageFiles', 'Subset', 'subset']
 
 # %% ../nbs/01_data.ipynb #1a15e2f3
 class ToFloat:
@@ -180,3 +180,40 @@ def dataset_fingerprint(ds) -> str:
     if hasattr(ds, 'data') and hasattr(ds, 'targets'):
         return tensor_digest(type(ds).__name__, np.asarray(ds.data), np.asarray(ds.targets), repr(getattr(ds, 'transform', None)))
     raise TypeError(f"cannot fingerprint a {type(ds).__name__} for the feature cache: give it a `fingerprint()` method or pass cache=False")
+
+# %% ../nbs/01_data.ipynb #a94ab340
+class ImageFiles(torch.utils.data.Dataset):
+    "Every image file under `root` (an ImageFolder tree or a flat folder, any depth), labelled -1: an OOD set."
+    def __init__(self, root, transform=None, name: str | None = None):
+        from torchvision.datasets.folder import IMG_EXTENSIONS
+        self.root = Path(root)
+        if not self.root.is_dir(): raise FileNotFoundError(f"OOD folder {root} does not exist (or is not a folder)")
+        files = sorted(p for p in self.root.rglob('*') if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
+        if not files: raise FileNotFoundError(f"OOD folder {root} holds no image files ({' '.join(IMG_EXTENSIONS)}) at any depth")
+        self.samples, self.transform, self.name = [(str(p), -1) for p in files], transform, name or self.root.name
+    def __len__(self): return len(self.samples)
+    def __getitem__(self, i):
+        from torchvision.datasets.folder import default_loader   # PIL, converted to RGB
+        x = default_loader(self.samples[i][0])
+        return (self.transform(x) if self.transform is not None else x), -1
+    def __repr__(self): return f"ImageFiles({str(self.root)!r}, n={len(self)})"
+
+class Subset(torch.utils.data.Dataset):
+    "Items `indices` of a data set, with a cache fingerprint (torch's `Subset` has none)."
+    def __init__(self, data, indices, name: str):
+        self.data, self.indices, self.name = data, [int(i) for i in indices], name
+    def __len__(self): return len(self.indices)
+    def __getitem__(self, i): return self.data[self.indices[i]]
+    def fingerprint(self) -> str: return tensor_digest(dataset_fingerprint(self.data), torch.tensor(self.indices))
+
+def _subset_indices(total: int, n: int | None, seed: int):
+    "The sorted indices of a seeded random subset of `n` of `total` items, or None when `n` is None or not smaller."
+    if n is None or n >= total: return None
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+def subset(data, n: int | None, seed: int, name: str):
+    "A seeded random subset of `n` items of `data` (in their original order), or `data` itself when `n` is None or not smaller."
+    idx = _subset_indices(len(data), n, seed)
+    if idx is None: return data
+    if isinstance(data, ImageTensors): return ImageTensors(data.images[idx], data.labels[idx], data.transform, name, data.classes)
+    return Subset(data, idx, name)

@@ -5,13 +5,12 @@ the same features the chapters use, so that a change that moves a verdict fails 
   5 minutes in bf16 where the processor computes bf16 natively, about 16 minutes in fp32 elsewhere; `make test` runs
   the notebooks first, so it is cached by then). The committed CSV comes from the bf16-trained CNN; the orderings
   are asserted on whichever CNN this machine has.
-* DenseNet-BC-100 on the CIFAR-10 JPEG copy: the reduced feature set the chapters run in CI (1,000 training images,
-  500 test images, 200 per OOD set). It needs the DICE checkpoint and the JPEG copy; without them these tests skip and
-  say which file is missing.
+* DenseNet-BC-100 on CIFAR-10 (the original images when available, else the lossy JPEG copy; `densenet_benchmark`):
+  the reduced feature set the chapters run in CI (1,000 training images, 500 test images, 200 per OOD set). It needs
+  the DICE checkpoint and CIFAR-10 images; without them these tests skip and say which file is missing.
 
 Every verdict here rests on one trained CNN and one draw of each OOD set; each assertion states its margin.
 """
-import copy
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -151,31 +150,16 @@ def test_fashion_ablation_claims(fashion):
     assert taylor_equals_intgrad(det, B.train, 90., 90.)                         # Table 12
 
 
-# ---------------------------------------------------------------- DenseNet-BC-100, CIFAR-10 JPEG (reduced, as in CI)
+# ---------------------------------------------------------------- DenseNet-BC-100, CIFAR-10 (reduced, as in CI)
 @pytest.fixture(scope='module')
 def densenet():
-    from line_nb.densenet import find_dice_checkpoint, cifar10_jpeg
+    "The reduced DenseNet run of notebooks 21 and 22 (same cache names): the original CIFAR-10 when available, else the JPEG copy."
+    from line_nb.densenet import find_dice_checkpoint, cifar10_source, densenet_benchmark
     try: find_dice_checkpoint('cifar10', download=False)
     except FileNotFoundError as e: pytest.skip(f"the DICE CIFAR-10 DenseNet checkpoint is not available offline: {e}")
-    try: cifar10_jpeg('test')
-    except FileNotFoundError as e: pytest.skip(f"the CIFAR-10 JPEG copy is not available: {e}")
-    from line_nb.models import Backbone
-    from line_nb.features import extract
-    from line_nb.data import ImageTensors, ToFloat
-    from line_nb.oodsets import ood_sets
-    from line_nb.densenet import load_dice_densenet, cifar_transform, CIFAR_MEAN, CIFAR_STD
-    from types import SimpleNamespace
-    dn = Backbone(load_dice_densenet('cifar10'))
-    kw = dict(batch_size=500, progress=False)
-    def every(ds, k):                                  # notebook 22's stratified subset: every k-th file, same cache names
-        sub = copy.copy(ds); sub.samples = ds.samples[::k]; sub.imgs, sub.targets = sub.samples, [y for _, y in sub.samples]
-        return sub
-    tr = every(cifar10_jpeg('train', transform=cifar_transform()), 50)
-    te = every(cifar10_jpeg('test', transform=cifar_transform()), 20)
-    oods = {n: extract(dn, ImageTensors(x[:200], transform=ToFloat(CIFAR_MEAN, CIFAR_STD), name=f'ood-{n}-rgb32-seed0[:200]'), **kw)
-            for n, x in ood_sets('rgb32', seed=0).items()}
-    return SimpleNamespace(backbone=dn, train=extract(dn, tr, name='cifar10-jpeg-train-every50', **kw),
-                           test=extract(dn, te, name='cifar10-jpeg-test-every20', **kw), oods=oods)
+    try: cifar10_source()
+    except FileNotFoundError as e: pytest.skip(f"no CIFAR-10 images (neither the original nor the JPEG copy): {e}")
+    return densenet_benchmark(train_every=50, test_every=20, ood_n=200)
 
 
 def test_densenet_line_beats_energy_react_dice(densenet):

@@ -180,3 +180,55 @@ def test_data_command_with_the_optional_data(tmp_path, monkeypatch, cache):
     assert str(tmp_path/'jpeg') in found and 'note: lossy' in found
     code, out, err = run_cli(['data', '--fetch', 'dice-cifar10', '--no-md5'])    # present: left alone, nothing downloaded
     assert code in (0, None) and f"dice-cifar10: {tmp_path/'ck'/'densenet100_cifar10.pth.tar'}" in out
+
+
+def fake_cifar10_root(root: Path, n: int = 10) -> Path:
+    "A FAKE torchvision root: `cifar-10-batches-py` with `n` random 32x32 images (labels 0..9 cyclically) per batch file."
+    import pickle
+    from line_nb.densenet import CIFAR10_CLASSES
+    f = root/'cifar-10-batches-py'; f.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for b in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        with open(f/b, 'wb') as fh: pickle.dump({'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8), 'labels': [i % 10 for i in range(n)]}, fh)
+    with open(f/'batches.meta', 'wb') as fh: pickle.dump({'label_names': CIFAR10_CLASSES}, fh)
+    return root
+
+
+def fake_cifar10_jpeg(root: Path) -> Path:
+    "A FAKE cifar10-jpeg.tar.gz: one random JPEG per class and split."
+    import tarfile
+    from line_nb.densenet import CIFAR10_CLASSES, CIFAR10_JPEG_TARBALL
+    for split in ('train', 'test'):
+        for i, c in enumerate(CIFAR10_CLASSES):
+            (root/'src'/'cifar10-jpeg'/split/c).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root/'src'/'cifar10-jpeg'/split/c/'0000.jpg')
+    with tarfile.open(root/CIFAR10_JPEG_TARBALL, 'w:gz') as t: t.add(root/'src'/'cifar10-jpeg', arcname='cifar10-jpeg')
+    return root/CIFAR10_JPEG_TARBALL
+
+
+@pytest.mark.skipif(_dice_checkpoint_here() is None, reason='the DICE CIFAR-10 checkpoint is not on this machine (line-nb data says how to get it)')
+@pytest.mark.parametrize('original', [True, False])
+def test_id_cifar10_is_the_original_when_present_else_the_jpeg_copy(tmp_path, monkeypatch, original):
+    "`bench --id cifar10`: the original CIFAR-10 when found (a FAKE torchvision root), else the JPEG copy (a FAKE tarball); the report says which."
+    import line_nb.densenet as dn
+    monkeypatch.setenv('LINE_NB_CHECKPOINTS', str(_dice_checkpoint_here().parent))
+    monkeypatch.setenv('HOME', str(tmp_path)); monkeypatch.chdir(tmp_path)            # nothing on this machine is found by accident
+    monkeypatch.delenv('LINE_NB_CIFAR10', raising=False)
+    monkeypatch.setenv('LINE_NB_CIFAR10_JPEG', str(fake_cifar10_jpeg(tmp_path/'jpeg')))
+    monkeypatch.setattr(dn, 'CIFAR10_JPEG_COUNTS', {'train': 10, 'test': 10})          # the fake copy's size
+    monkeypatch.setattr(dn, '_CHOSEN', {})
+    monkeypatch.setattr('torchvision.datasets.cifar.check_integrity', lambda *a, **k: True)   # fake files, no official md5
+    if original: monkeypatch.setenv('LINE_NB_CIFAR10', str(fake_cifar10_root(tmp_path/'tv')))
+    out = tmp_path/'out'
+    fake_folder(tmp_path/'ood', 1, 4, 32, 5, flat=True)
+    code, stdout, err = run_cli(['bench', '--id', 'cifar10', '--no-download', '--ood-folder', f"fake={tmp_path/'ood'}", '--detectors', 'Energy,LINe',
+                                 '--out', str(out), '--quiet', '--device', 'cpu', '--no-figures'])
+    assert code == 0, err
+    js = json.loads((out/'results.json').read_text())
+    if original:
+        assert 'computed by line_nb on cifar10 / densenet100' in stdout and 'ID: CIFAR-10: fitted on 50 training images' in stdout, stdout
+        assert js['id']['name'] == 'cifar10' and 'ran on' not in stdout
+    else:
+        assert 'computed by line_nb on cifar10-jpeg / densenet100' in stdout and 'ID: CIFAR-10, LOSSY JPEG copy: the original CIFAR-10 was not found' in stdout, stdout
+        assert 'note: --id cifar10: not available here; ran on cifar10-jpeg instead' in stdout
+        assert (js['id']['name'], js['id']['asked'], js['id']['n_train']) == ('cifar10-jpeg', 'cifar10', 10)

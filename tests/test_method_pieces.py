@@ -251,3 +251,107 @@ def test_metrics_table_default_rounding_and_tpr():
     assert fpr_at_95_tpr_ood_positive(i, o, tpr=0.5) == 0.1     # flag the 5 lowest OOD (score <= 0.5): ID rejected = {0} -> 1/10
     assert fpr_at_95_tpr_id_positive(i, o, tpr=0.8) == 0.4      # thr = sorted(ID)[round(0.2 * 10)] = 2: OOD above = 2.5 .. 5.5 -> 4/10
     assert check_tpr(1) == 1.0 and isinstance(check_tpr(np.float32(0.5)), float)
+
+
+# ---------------------------------------------------------------- behaviours the first mutation run (make mutate) found unpinned
+def test_masks_and_counts_have_their_dtypes():
+    "Masks are boolean and counts are integers, also when a step is switched off (a float mask of ones would score the same)."
+    W, b, x, y = line_data()
+    assert activation_masks(W, None).dtype == torch.bool
+    d = LINe(W, b, act_prune_pct=None, weight_prune_pct=None, clip_threshold=None)
+    assert d.weight_mask(0).dtype == torch.bool and d.act_mask.dtype == torch.bool
+    assert d.class_counts.dtype == torch.int64 and d.class_sums.dtype == torch.float64
+    d.fit_features(x, y)
+    assert d.act_mask.dtype == torch.bool and d.class_counts.dtype == torch.int64 and d.class_counts.tolist() == [10, 10, 10]
+
+
+def test_error_messages_name_the_argument():
+    "Each check names the argument the caller passed, so the message says what to fix."
+    W, b, x, y = line_data()
+    with pytest.raises(ValueError, match='act_prune_pct'): activation_masks(W, 120.)
+    with pytest.raises(ValueError, match='weight_prune_pct'): weight_thresholds_direct(W, W, 120.)
+    with pytest.raises(ValueError, match='train features'): LINe(W, b).accumulate(torch.full((2, 6), float('nan')), torch.tensor([0, 1]))
+    head = linear(W, b)
+    with pytest.raises(ValueError, match='features'): taylor_attributions(head, torch.full((2, 6), float('nan')), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match='labels'): taylor_attributions(head, x, y[:5])
+
+
+def test_weight_thresholds_auto_dispatch(monkeypatch):
+    "'auto' ranks with the bisection for float32 heads and with the direct ranking otherwise; an explicit method is obeyed."
+    import line_nb.weightprune as wp
+    calls = []
+    for name in ('weight_thresholds_sorted', 'weight_thresholds_direct'):
+        f = getattr(wp, name)
+        monkeypatch.setattr(wp, name, lambda *a, _f=f, _n=name, **k: (calls.append(_n), _f(*a, **k))[1])
+    C, W = rand(3, 5, seed=1), rand(3, 5, seed=2)
+    for args, method, want in [((C, W), 'auto', 'sorted'), ((C.double(), W.double()), 'auto', 'direct'),
+                               ((C, W), 'sorted', 'sorted'), ((C, W), 'direct', 'direct')]:
+        calls.clear(); wp.weight_thresholds(*args, 50., method=method)
+        assert calls == [f'weight_thresholds_{want}'], (method, calls)
+
+
+def test_paper_mode_weight_masks():
+    "In the paper's wording the weight importance uses |W|: the function and LINe's method both pass the mode on."
+    W, b, x, y = line_data()
+    C = class_means(x, y, 3)[0] * W
+    thr = weight_thresholds(C, W, 60., mode='paper')
+    for l in range(3):
+        want = C[l].abs()[None] * W.abs() > thr[l]
+        assert torch.equal(weight_mask(C, W, thr, l, 'paper'), want)
+        assert not torch.equal(want, C[l].abs()[None] * W > thr[l])              # the modes differ on this head
+    d = LINe(W, b, act_prune_pct=None, weight_prune_pct=60., clip_threshold=None, mode='paper').fit_features(x, y)
+    for l in range(3): assert torch.equal(d.weight_mask(l), C[l].abs()[None] * W.abs() > d.weight_thr[l])
+
+
+def test_intgrad_default_steps_and_a_baseline_below_a_relu():
+    "IntGrad's default is the paper's m = 20 steps; with a non-zero baseline the path runs from the baseline to x."
+    net = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)); torch.manual_seed(0)
+    x = rand(5, 4, seed=10); y = torch.tensor([0, 1, 2, 0, 1])
+    torch.testing.assert_close(intgrad_attributions(net, x, y), intgrad_attributions(net, x, y, steps=20), rtol=0, atol=0)
+    base, steps, want = 0.7, 5, torch.zeros_like(x)
+    for k in range(1, steps + 1):
+        z = (base + k / steps * (x - base)).requires_grad_(True)
+        net(z).gather(1, y[:, None]).sum().backward(); want += z.grad
+    torch.testing.assert_close(intgrad_attributions(net, x, y, steps=steps, baseline=base), (x - base) * want / steps)
+
+
+def test_line_fit_in_chunks_of_65536_rows():
+    "fit_features adds large training sets in chunks of 65,536 rows: every row counts once, whatever the chunking."
+    n = 2 * 65536 + 3
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 2, generator=g); y = torch.randint(0, 2, (n,), generator=g)
+    d = LINe(torch.eye(2), torch.zeros(2), act_prune_pct=None, weight_prune_pct=None, clip_threshold=None).fit_features(x, y)
+    assert d.class_counts.tolist() == torch.bincount(y, minlength=2).tolist()
+    torch.testing.assert_close(d.class_sums, torch.zeros(2, 2, dtype=torch.float64).index_add_(0, y, x.double()))
+
+
+@pytest.mark.parametrize('mode', ['official', 'paper'])
+def test_line_tiny_contributions_in_both_modes(mode):
+    "The path for neurons with 0 < |C[l, i]| < 2^-60 keeps the mode's importance (W or |W|) and the strict '>' of Eq. 7."
+    from test_line_reference import line_reference
+    # neuron 1 has tiny contributions; the head has zeros (importance exactly 0) and negative weights in that column,
+    # so some threshold lands between a negative and a positive tiny importance, or on a tiny one exactly
+    heads = [torch.tensor([[1., 2., -1., 0.], [0.5, -1., 1., 0.], [0., 1.5, -2., 1.]]),
+             torch.tensor([[1., 1., -1., 0.], [0.5, -1., 1., 0.], [0., 1., -2., 1.]])]   # |W| equal down the tiny column: tied importances
+    b = torch.tensor([0.1, -0.2, 0.05])
+    s = 2.0 ** -70                                                              # powers of two: exact in float32
+    x = torch.tensor([[1., s, 1., 1.], [1., 2 * s, 2., 0.], [2., s, 1., 1.], [1., 4 * s, 0.5, 2.], [1., s, 1., 3.], [0., 2 * s, 2., 1.]])
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    q = torch.tensor([[1., 3., 0.5, 1.], [0.2, 2., 1., 0.], [2., 1., 0., 2.], [0., 4., 1., 1.]])
+    seen = set()
+    for W, pw in [(W, pw) for W in heads for pw in (0., 10., 20., 30., 40., 50., 60., 70., 80., 90.)]:
+        d = LINe(W, b, act_prune_pct=None, weight_prune_pct=pw, clip_threshold=None, mode=mode).fit_features(x, y)
+        assert ((d.contrib.abs() < 2.0 ** -60) & (d.contrib != 0)).any()
+        got = d.score_features(q).double().numpy()
+        np.testing.assert_allclose(got, line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), None, pw, None, mode), rtol=1e-6)
+        seen.add(tuple(np.round(got, 4)))
+    assert len(seen) > 3                                                        # the thresholds do prune differently
+
+
+def test_fpr_id_positive_at_extreme_tpr():
+    "The threshold's index is capped at the last ID score: at a tiny TPR only OOD scores above the highest ID score pass."
+    i, o = np.arange(10.), np.arange(10.) + 0.5
+    assert fpr_at_95_tpr_id_positive(i, o, tpr=0.01) == 0.1                     # round(0.99 * 10) = 10 -> capped at 9
+    assert fpr_at_95_tpr_id_positive(i, o, tpr=0.1) == 0.1                      # index 9: threshold 9, only 9.5 passes
+    assert fpr_at_95_tpr_id_positive(i, o, tpr=0.2) == 0.2                      # index 8
+    assert fpr_at_95_tpr_id_positive(i, o, tpr=1.0) == 1.0                      # index 0: threshold 0, all of 0.5..9.5 pass

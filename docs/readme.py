@@ -1,0 +1,71 @@
+"""README.md is generated from the home notebook, `nbs/index.ipynb` (nbdev's convention: `readme_nb` in settings.ini).
+
+nbdev's own `nbdev_readme` renders through Quarto, which cannot be installed on an offline machine; this renders the
+same notebook without it: Markdown cells as they are, each shown code cell as a fenced Python block with its text
+output, cells marked `#| hide` (or `include: false`, or exported) left out, outputs of `echo: false` cells without
+their source.
+
+    python docs/readme.py            # write README.md
+    python docs/readme.py --check    # exit 1 when README.md is not what the notebook gives (make test runs this)
+"""
+from __future__ import annotations
+import json, re, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK, README = ROOT/'nbs'/'index.ipynb', ROOT/'README.md'
+WARNING = '<!-- Generated from nbs/index.ipynb by `make readme`: edit the notebook, not this file. -->'
+_DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*?)\s*$')
+_HIDDEN = ('hide', 'include: false', 'export', 'exporti', 'exports')
+
+
+def _directives(source: str) -> tuple[list[str], str]:
+    "nbdev's `#|` lines at the top of a cell, and the rest of the source."
+    lines, dirs = source.splitlines(), []
+    while lines and (m := _DIRECTIVE.match(lines[0])):
+        dirs.append(m.group(1)); lines.pop(0)
+    return dirs, '\n'.join(lines)
+
+
+def _text_outputs(cell) -> str:
+    "The cell's stdout and plain-text results, joined."
+    out = []
+    for o in cell.get('outputs', []):
+        if o['output_type'] == 'stream' and o.get('name') == 'stdout': out.append(''.join(o['text']))
+        elif o['output_type'] in ('execute_result', 'display_data') and 'text/plain' in o.get('data', {}):
+            out.append(''.join(o['data']['text/plain']))
+    return ''.join(out).strip('\n')
+
+
+def render(notebook: Path = NOTEBOOK) -> str:
+    "The README text of `notebook`."
+    nb = json.loads(Path(notebook).read_text())
+    blocks = []
+    for c in nb['cells']:
+        source = ''.join(c['source'])
+        if c['cell_type'] == 'markdown':
+            if source.strip(): blocks.append(source.strip('\n'))
+            continue
+        if c['cell_type'] != 'code': continue
+        dirs, body = _directives(source)
+        if any(d in _HIDDEN or d.startswith('default_exp') for d in dirs): continue
+        if body.strip() and 'echo: false' not in dirs: blocks.append(f"```python\n{body.strip()}\n```")
+        if (out := _text_outputs(c)): blocks.append(f"```\n{out}\n```")
+    if not blocks or not blocks[0].startswith('# '): raise ValueError(f"{notebook} must open with a '# title' Markdown cell")
+    title, _, rest = blocks[0].partition('\n')
+    return '\n\n'.join([title, WARNING, *([rest.strip('\n')] if rest.strip() else []), *blocks[1:]]) + '\n'
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = render()
+    if '--check' in argv:
+        if README.read_text() == text: return 0
+        print("README.md differs from what nbs/index.ipynb gives: edit the notebook, then run `make readme`", file=sys.stderr)
+        return 1
+    README.write_text(text)
+    print(f"wrote {README.relative_to(ROOT)} from {NOTEBOOK.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == '__main__': sys.exit(main())
