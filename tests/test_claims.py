@@ -68,7 +68,7 @@ def committed_cnn() -> bool:
 
 
 def test_fashion_orderings_as_the_chapter_states(fashion_table):
-    "Notebook 20's verdicts on average FPR95 (lower is better) that hold for both CNNs trained here (bf16 and fp32, seed 0), each by at least 1 point."
+    "Notebook 20's verdicts on average FPR95 (lower is better) that held for every CNN trained so far (seed 0: bf16, and fp32 on two processors), each by at least 1 point."
     o = averages(fashion_table)['FPR95']
     holds = {'LINe beats DICE': o['DICE'] - o['LINe'], 'ReAct beats Energy': o['Energy'] - o['ReAct'], 'Energy beats MSP': o['MSP'] - o['Energy']}
     fails = {'LINe beats ReAct': o['ReAct'] - o['LINe'], 'LINe beats DICE+ReAct': o['DICE+ReAct'] - o['LINe'],
@@ -80,13 +80,15 @@ def test_fashion_orderings_as_the_chapter_states(fashion_table):
 
 def test_fashion_line_beats_energy_on_the_committed_cnn(fashion_table):
     """Notebook 20 and Table 3's analogue: LINe beats Energy on the CNN. This verdict depends on the CNN: it holds for the
-    bf16-trained CNN of the committed results (56.41 against 67.02 FPR95) and not for the fp32-trained one of the same seed
-    (49.32 against 48.32; AUROC 89.65 against 87.82 still favours LINe). One seed decides it: see the benchmark chapters."""
+    bf16-trained CNN of the committed results (56.41 against 67.02 FPR95) and not for fp32-trained ones of the same seed,
+    which differ from processor to processor (AMD EPYC, AVX2: 49.32 against 48.32 FPR95, AUROC 89.65 against 87.82; Intel
+    Xeon, AVX-512: AUROC 84.28 against 84.67). One seed decides it: see the benchmark chapters. Asserted on the committed
+    CNN only; elsewhere the test skips and prints this machine's numbers."""
     o = averages(fashion_table)
     if not committed_cnn():
-        assert o.loc['LINe', 'AUROC'] > o.loc['Energy', 'AUROC']                    # what holds for the fp32-trained CNN
-        pytest.skip(f"the FPR95 verdict is the committed (bf16-trained) CNN's; this machine's fp32-trained CNN gives LINe "
-                    f"{o.loc['LINe', 'FPR95']:.2f} against Energy {o.loc['Energy', 'FPR95']:.2f}")
+        pytest.skip(f"the verdict is the committed (bf16-trained) CNN's; this machine's fp32-trained CNN gives LINe "
+                    f"{o.loc['LINe', 'FPR95']:.2f} / {o.loc['LINe', 'AUROC']:.2f} against Energy {o.loc['Energy', 'FPR95']:.2f} / "
+                    f"{o.loc['Energy', 'AUROC']:.2f} (FPR95 / AUROC)")
     assert o.loc['LINe', 'FPR95'] < o.loc['Energy', 'FPR95'] - 5
 
 
