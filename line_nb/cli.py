@@ -19,21 +19,10 @@ from .benchmark import ALL_DETECTORS, BENCHMARK_SETTINGS, build_detectors, run_b
 from .baselines import DETECTORS, KNN
 
 # %% auto #0
-__all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'offline_benchmark',
-           'pct_option', 'clip_option', 'positive_int', 'nonneg_int', 'device_option', 'ood_folder_option', 'parser',
-           'ConfigError', 'load_config', 'merged_options', 'plan', 'load_benchmark', 'bench', 'save_figures',
-           'data_command', 'run', 'main']
-
-# %% ../nbs/07_cli.ipynb #8943b33b
-def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
-                      ood_names=None,         # OOD sets (default: all of OOD_SETS)
-                      device=None, progress: bool = False, **extract_kw) -> SimpleNamespace:
-    "The Fashion-MNIST CNN's `backbone` and the cached `Features` of `train`, `test` and each OOD set (`oods`)."
-    bb = Backbone(fashion_cnn(seed=seed, device=device, progress=progress))
-    kw = dict(progress=progress, device=device, **extract_kw)
-    oods = {n: extract(bb, ImageTensors(x, name=f'ood-{n}-gray28-seed{seed}'), **kw)
-            for n, x in ood_sets('gray28', seed=seed, names=ood_names).items()}
-    return SimpleNamespace(backbone=bb, train=extract(bb, fashion_mnist('train'), **kw), test=extract(bb, fashion_mnist('test'), **kw), oods=oods)
+__all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'pct_option',
+           'clip_option', 'positive_int', 'nonneg_int', 'device_option', 'ood_folder_option', 'parser', 'ConfigError',
+           'load_config', 'merged_options', 'plan', 'load_benchmark', 'bench', 'save_figures', 'data_command', 'run',
+           'main']
 
 # %% ../nbs/07_cli.ipynb #657b7dc2
 ID_SETS = {  # --id: what it is
