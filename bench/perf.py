@@ -167,7 +167,7 @@ def bench_e2e(args) -> dict:
     from line_nb.data import fashion_mnist
     res = {}
     # Fashion-MNIST CNN, trained (cached checkpoint), on the test images; LINe fitted on cached training features
-    from line_nb.cli import offline_benchmark
+    from line_nb.features import offline_benchmark
     B = offline_benchmark(ood_names=[], device='cpu')
     bb = B.backbone; model = bb.model
     from line_nb.clipping import clip_threshold_at_percentile
@@ -209,7 +209,7 @@ def _e2e(model, bb, det, xs, repeats, what):
             'distinct_predicted_classes_per_batch': per_batch, 'target_at_least': 0.95}
 
 def bench_grid(args) -> dict:
-    from line_nb.cli import offline_benchmark
+    from line_nb.features import offline_benchmark
     from line_nb.metrics import metrics_table
     from line_nb.clipping import clip_threshold_at_percentile
     B = offline_benchmark()
@@ -231,7 +231,7 @@ def bench_grid(args) -> dict:
             'seconds_total': secs, 'rows': rows}
 
 def bench_bf16(args) -> dict:
-    from line_nb.cli import offline_benchmark
+    from line_nb.features import offline_benchmark
     from line_nb.features import extract
     from line_nb.data import ImageTensors, fashion_mnist
     from line_nb.metrics import metrics_table

@@ -1,21 +1,41 @@
 __version__ = "0.1.0"
-"LINe (Ahn, Park, Kim, CVPR 2023) and its baselines for out-of-distribution detection. Scores: higher = more in-distribution."
-# The public API, importable from the top level. This file is the one hand-written module: nbdev keeps only the version line.
-from .core import default_device, set_seed, cache_dir, percentile, percentile_rows
-from .data import ImageTensors, ToFloat, fashion_mnist, cifar, image_folder, FASHION_CLASSES
-from .oodsets import OOD_SETS, ood_set, ood_sets, auxiliary_outliers
-from .models import FashionCNN, fashion_cnn, load_checkpoint, train_fashion_cnn, evaluate_accuracy, Backbone, find_head, imagenet_model, imagenet_transform
-from .densenet import DenseNet3, densenet100, load_dice_densenet, cifar10_jpeg, cifar_transform, CIFAR_MEAN, CIFAR_STD
-from .features import Features, extract, iter_features
-from .metrics import *
-from .detectors import Detector, MSP, Energy, energy
-from .contrib import shapley_exact, taylor_attributions, intgrad_attributions, class_means, contributions
-from .clipping import clip_activations, clip_threshold_at_percentile
-from .actprune import activation_masks
-from .weightprune import weight_thresholds, weight_mask
-from .line import LINe, LINE_PRESETS, explain
-from .baselines import (ODIN, Mahalanobis, Clip, ReAct, DICE, DICEReAct, KNN, NAN, nan_score, NERO, ASH, SCALE, ash, scale,
-                        DETECTORS, make_detector, PytorchOODDetector)
-from .greg import (GRegConfig, GREG_METHODS, free_energy, energy_bounded_loss, energy_grad_norms, greg_loss, greg_plus_select,
-                   calibrate_margins, greg_finetune, greg_fashion_cnn, ood_comparison)
-from .distributed import init_distributed, extract_distributed, fit_distributed, all_reduce_fit_state, shard
+"""LINe (Ahn, Park, Kim, CVPR 2023) and its baselines for out-of-distribution detection. Scores: higher = more in-distribution.
+
+The public API, importable from the top level. Each name is imported from its module on first use (PEP 562), so
+`from line_nb import LINe` loads LINe's own modules and torch and NumPy, not pandas, scikit-learn, matplotlib or the
+data-set packages, which the modules that need them import where they use them.
+This file is the one hand-written module: nbdev keeps only the version line.
+"""
+import importlib
+
+_EXPORTS = {   # module -> the names it exports at the top level
+    'core': 'default_device set_seed cache_dir percentile percentile_rows',
+    'data': 'ImageTensors ToFloat fashion_mnist cifar image_folder FASHION_CLASSES',
+    'oodsets': 'OOD_SETS ood_set ood_sets auxiliary_outliers',
+    'models': 'FashionCNN fashion_cnn load_checkpoint train_fashion_cnn evaluate_accuracy Backbone find_head imagenet_model imagenet_transform',
+    'densenet': 'DenseNet3 densenet100 load_dice_densenet cifar10_jpeg cifar10_images cifar_transform CIFAR_MEAN CIFAR_STD',
+    'features': 'Features extract iter_features offline_benchmark',
+    'metrics': 'METRIC_NAMES as_scores check_tpr fpr_at_95_tpr_id_positive fpr_at_95_tpr_ood_positive auroc aupr_in aupr_out ood_metrics accuracy metrics_table',
+    'detectors': 'Detector MSP Energy energy',
+    'contrib': 'shapley_exact taylor_attributions intgrad_attributions class_means contributions',
+    'clipping': 'clip_activations clip_threshold_at_percentile',
+    'actprune': 'activation_masks',
+    'weightprune': 'weight_thresholds weight_mask',
+    'line': 'LINe LINE_PRESETS explain',
+    'baselines': 'ODIN Mahalanobis Clip ReAct DICE DICEReAct KNN NAN nan_score NERO ASH SCALE ash scale DETECTORS detector_parameters make_detector PytorchOODDetector',
+    'greg': 'GRegConfig GREG_METHODS free_energy energy_bounded_loss energy_grad_norms greg_loss greg_plus_select calibrate_margins greg_finetune greg_fashion_cnn ood_comparison',
+    'distributed': 'init_distributed extract_distributed fit_distributed all_reduce_fit_state shard',
+}
+_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names.split()}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    "Import `name` from its module on first use, and keep it here."
+    if name not in _WHERE: raise AttributeError(f"module 'line_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f'.{_WHERE[name]}', __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__(): return sorted(set(globals()) | set(__all__))

@@ -4,6 +4,7 @@
 
 # %% ../nbs/16_baselines.ipynb #2f86fe72
 from __future__ import annotations
+import inspect
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -16,7 +17,7 @@ from .features import iter_batches
 
 # %% auto #0
 __all__ = ['DETECTORS', 'ODIN', 'Mahalanobis', 'Clip', 'ReAct', 'DICE', 'DICEReAct', 'KNN', 'nan_score', 'NAN', 'NERO', 'ash',
-           'scale', 'ASH', 'SCALE', 'make_detector', 'PytorchOODDetector']
+           'scale', 'ASH', 'SCALE', 'detector_parameters', 'make_detector', 'PytorchOODDetector']
 
 # %% ../nbs/16_baselines.ipynb #ffc83aa6
 class ODIN(Detector):
@@ -314,11 +315,18 @@ class SCALE(Detector):
     def extra_repr(self): return f"{super().extra_repr()}, pct={self.pct}"
 
 # %% ../nbs/16_baselines.ipynb #447c7e3e
-def _nan_knn(W, b=None, k: int = 50, **kw): return NAN(W, b, distance=KNN(W, b, k=k, **kw))
+def _nan_knn(W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25):
+    "NAN with KNN as its distance score: its hyperparameters are KNN's, spelled out so that every entry of the registry has a full signature."
+    return NAN(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries))
 
 DETECTORS = {'MSP': MSP, 'ODIN': ODIN, 'Mahalanobis': Mahalanobis, 'Energy': Energy, 'ReAct': ReAct, 'DICE': DICE,
              'DICE+ReAct': DICEReAct, 'LINe': LINe, 'NAN': NAN, 'NAN+KNN': _nan_knn, 'NERO': NERO, 'ASH': ASH,
              'SCALE': SCALE, 'KNN': KNN}
+
+def detector_parameters(name: str) -> list[str]:
+    "The hyperparameters detector `name` of `DETECTORS` takes (its factory's keyword parameters after `W` and `b`)."
+    if name not in DETECTORS: raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
+    return [p for p in inspect.signature(DETECTORS[name]).parameters if p not in ('W', 'b', 'args', 'kwargs')]
 
 def make_detector(name: str, W, b=None, **kw) -> Detector:
     "Build a detector by its name in `DETECTORS`, with keyword overrides of its defaults."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #6a3cd169
 from __future__ import annotations
-import argparse, inspect, json, math, os, sys, time
+import argparse, json, math, os, sys, time
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, torch
@@ -16,24 +16,13 @@ from .densenet import load_dice_densenet, find_dice_checkpoint, cifar10_jpeg, ci
 from .features import extract, Features
 from .oodsets import ood_sets, OOD_SETS
 from .benchmark import ALL_DETECTORS, BENCHMARK_SETTINGS, build_detectors, run_benchmark, paper_layout, id_percentile, resolve_hyperparameters
-from .baselines import DETECTORS, KNN
+from .baselines import detector_parameters
 
 # %% auto #0
-__all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'offline_benchmark',
-           'pct_option', 'clip_option', 'positive_int', 'nonneg_int', 'device_option', 'ood_folder_option', 'parser',
-           'ConfigError', 'load_config', 'merged_options', 'plan', 'load_benchmark', 'bench', 'save_figures',
-           'data_command', 'run', 'main']
-
-# %% ../nbs/07_cli.ipynb #8943b33b
-def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
-                      ood_names=None,         # OOD sets (default: all of OOD_SETS)
-                      device=None, progress: bool = False, **extract_kw) -> SimpleNamespace:
-    "The Fashion-MNIST CNN's `backbone` and the cached `Features` of `train`, `test` and each OOD set (`oods`)."
-    bb = Backbone(fashion_cnn(seed=seed, device=device, progress=progress))
-    kw = dict(progress=progress, device=device, **extract_kw)
-    oods = {n: extract(bb, ImageTensors(x, name=f'ood-{n}-gray28-seed{seed}'), **kw)
-            for n, x in ood_sets('gray28', seed=seed, names=ood_names).items()}
-    return SimpleNamespace(backbone=bb, train=extract(bb, fashion_mnist('train'), **kw), test=extract(bb, fashion_mnist('test'), **kw), oods=oods)
+__all__ = ['ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'MODEL_SETTINGS', 'PAPER_OOD_FOLDERS', 'DEFAULTS', 'UNSET', 'pct_option',
+           'clip_option', 'positive_int', 'nonneg_int', 'device_option', 'ood_folder_option', 'parser', 'ConfigError',
+           'load_config', 'merged_options', 'plan', 'load_benchmark', 'bench', 'save_figures', 'data_command', 'run',
+           'main']
 
 # %% ../nbs/07_cli.ipynb #657b7dc2
 ID_SETS = {  # --id: what it is
@@ -347,8 +336,7 @@ def _check_hyperparameters(hp: dict, settings: str):
             if isinstance(v, str) and v.startswith('id_p') and id_percentile(v) is None:
                 raise ValueError(f"hyperparameters: {n} {k}={v!r}: 'id_pNN' needs a percentage NN in [0, 100]")
         head, feats = (torch.zeros(10, 64), torch.zeros(10)), torch.rand(100, 64)
-        cls = KNN if n == 'NAN+KNN' else DETECTORS[n]                      # NAN+KNN's parameters are its KNN's
-        params = [p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'W', 'b', 'args', 'kwargs')]
+        params = detector_parameters(n)
         bad = [k for k in kw if k not in params]
         if bad: raise ValueError(f"hyperparameters: {n} does not take {', '.join(map(repr, bad))}; its parameters: {', '.join(params)}")
         try: build_detectors(head, feats, settings, [n], {n: kw})

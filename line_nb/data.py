@@ -14,7 +14,7 @@ from .core import cache_dir, tensor_digest
 # %% auto #0
 __all__ = ['FASHION_CLASSES', 'FASHION_FILES', 'FASHION_DIRS', 'FASHION_MEAN', 'FASHION_STD', 'ToFloat', 'ImageTensors',
            'read_idx', 'given_root', 'find_fashion_mnist', 'fashion_mnist', 'cifar', 'image_folder',
-           'dataset_fingerprint', 'ImageFiles', 'Subset', 'subset']
+           'dataset_fingerprint', 'ImageFiles', 'Subset', 'take', 'subset']
 
 # %% ../nbs/01_data.ipynb #1a15e2f3
 class ToFloat:
@@ -211,9 +211,13 @@ def _subset_indices(total: int, n: int | None, seed: int):
     if n is None or n >= total: return None
     return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
+def take(data, indices, name: str):
+    "Items `indices` of `data`, in that order: an `ImageTensors` for an `ImageTensors` (a view for a `range`), else a `Subset`."
+    if not isinstance(data, ImageTensors): return Subset(data, indices, name)
+    sel = slice(indices.start, indices.stop) if isinstance(indices, range) and indices.step == 1 else torch.as_tensor(list(indices), dtype=torch.long)
+    return ImageTensors(data.images[sel], data.labels[sel], data.transform, name, data.classes)
+
 def subset(data, n: int | None, seed: int, name: str):
     "A seeded random subset of `n` items of `data` (in their original order), or `data` itself when `n` is None or not smaller."
     idx = _subset_indices(len(data), n, seed)
-    if idx is None: return data
-    if isinstance(data, ImageTensors): return ImageTensors(data.images[idx], data.labels[idx], data.transform, name, data.classes)
-    return Subset(data, idx, name)
+    return data if idx is None else take(data, idx, name)

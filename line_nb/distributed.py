@@ -8,7 +8,7 @@ import os, time
 from datetime import timedelta
 from pathlib import Path
 import torch, torch.distributed as dist
-from .data import ImageTensors
+from .data import ImageTensors, take
 from .features import (Features, extract, iter_features, _run, _load_checked, _setup, _cache_lookup, _cached,
                               _check_model_device, _computed)
 from .models import Backbone
@@ -45,11 +45,9 @@ def shard_range(n: int, rank: int, world: int) -> range:
     return range(rank * n // world, (rank + 1) * n // world)
 
 def shard(data, rank: int, world: int):
-    "Rank `rank`'s block of `data`: a slice of an `ImageTensors` (no copy), else a `torch.utils.data.Subset`."
+    "Rank `rank`'s block of `data` (`line_nb.data.take`): a slice of an `ImageTensors` (no copy), else a `Subset`."
     r = shard_range(len(data), rank, world)
-    if isinstance(data, ImageTensors):
-        return ImageTensors(data.images[r.start:r.stop], data.labels[r.start:r.stop], data.transform, f'{data.name}[{r.start}:{r.stop}]', data.classes)
-    return torch.utils.data.Subset(data, r)
+    return take(data, r, f"{getattr(data, 'name', type(data).__name__)}[{r.start}:{r.stop}]")
 
 # %% ../nbs/17_distributed.ipynb #4c5b72c3
 def _comm_device() -> torch.device:

@@ -15,7 +15,7 @@ from .models import Backbone
 
 # %% auto #0
 __all__ = ['CACHE_MAGIC', 'FEATURES_VERSION', 'Features', 'iter_batches', 'iter_features', 'model_fingerprint',
-           'feature_cache_path', 'extract']
+           'feature_cache_path', 'extract', 'offline_benchmark']
 
 # %% ../nbs/04_features.ipynb #f92f9be7
 @dataclass
@@ -160,3 +160,18 @@ def _computed(f, lg, y, t0, name, bf16, device, key, path, write: bool, **extra)
     meta = {'name': name, 'n': len(f), 'seconds': secs, 'images_per_second': len(f) / secs, 'bf16': bool(bf16), 'device': str(device), 'key': key, **extra}
     if write: _save_atomic({'features': f, 'logits': lg, 'labels': y, 'meta': meta}, Path(path))
     return Features(f, lg, y, {**meta, 'cached': False, 'path': None if path is None else str(path)})
+
+# %% ../nbs/04_features.ipynb #8943b33b
+def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
+                      ood_names=None,         # OOD sets (default: all of OOD_SETS)
+                      device=None, progress: bool = False, **extract_kw) -> 'SimpleNamespace':
+    "The Fashion-MNIST CNN's `backbone` and the cached `Features` of `train`, `test` and each OOD set (`oods`)."
+    from types import SimpleNamespace
+    from line_nb.data import fashion_mnist
+    from line_nb.models import fashion_cnn
+    from line_nb.oodsets import ood_sets                          # imported here: this module's other users need none of them
+    bb = Backbone(fashion_cnn(seed=seed, device=device, progress=progress))
+    kw = dict(progress=progress, device=device, **extract_kw)
+    oods = {n: extract(bb, ImageTensors(x, name=f'ood-{n}-gray28-seed{seed}'), **kw)
+            for n, x in ood_sets('gray28', seed=seed, names=ood_names).items()}
+    return SimpleNamespace(backbone=bb, train=extract(bb, fashion_mnist('train'), **kw), test=extract(bb, fashion_mnist('test'), **kw), oods=oods)

@@ -6,9 +6,7 @@
 from __future__ import annotations
 from collections.abc import Mapping
 import numpy as np
-import pandas as pd
 import torch
-from sklearn.metrics import average_precision_score
 from .core import check_features, check_labels
 
 # %% auto #0
@@ -82,6 +80,7 @@ def aupr_in(id_scores, # ID scores, higher = more ID
            ) -> float:
     "Area under the precision-recall curve (average precision) with ID as the positive class."
     i, o = _pair(id_scores, ood_scores)
+    from sklearn.metrics import average_precision_score   # imported where used: `import line_nb` does not need scikit-learn
     return float(average_precision_score(np.r_[np.ones(len(i)), np.zeros(len(o))], np.r_[i, o]))
 
 def aupr_out(id_scores, # ID scores, higher = more ID
@@ -89,6 +88,7 @@ def aupr_out(id_scores, # ID scores, higher = more ID
             ) -> float:
     "Area under the precision-recall curve (average precision) with OOD as the positive class, on negated scores."
     i, o = _pair(id_scores, ood_scores)
+    from sklearn.metrics import average_precision_score
     return float(average_precision_score(np.r_[np.zeros(len(i)), np.ones(len(o))], -np.r_[i, o]))
 
 # %% ../nbs/05_metrics.ipynb #4494d8bc
@@ -122,13 +122,14 @@ def ood_metrics(id_scores, # ID scores, higher = more ID
 def metrics_table(id_scores, # ID scores, higher = more ID
                   ood: Mapping, # {OOD set name: its scores}
                   decimals: int | None = 2, # round the percentages to this many places; None keeps full precision
-                 ) -> pd.DataFrame:
+                 ) -> 'pandas.DataFrame':
     "One row of `ood_metrics` (percent) per OOD set, plus their 'average'."
     if not isinstance(ood, Mapping): raise TypeError(f"ood must be a dict {{name: scores}}, got {type(ood).__name__}")
     if not ood: raise ValueError("ood is empty: give at least one OOD set")
     if 'average' in ood: raise ValueError("'average' is reserved for the average row; rename that OOD set")
     i = as_scores(id_scores, 'id_scores')
     oods = {n: as_scores(s, f'the scores of OOD set {n!r}') for n, s in ood.items()}   # errors name the set
+    import pandas as pd                                   # imported where used: `import line_nb` does not need pandas
     df = pd.DataFrame.from_dict({n: ood_metrics(i, s) for n, s in oods.items()}, orient='index')
     df.loc['average'] = df.mean()
     return df if decimals is None else df.round(decimals)

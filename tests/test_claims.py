@@ -35,7 +35,7 @@ def averages(df: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- Fashion-MNIST CNN
 @pytest.fixture(scope='module')
 def fashion():
-    from line_nb.cli import offline_benchmark
+    from line_nb.features import offline_benchmark
     return offline_benchmark()
 
 
