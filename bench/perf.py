@@ -8,6 +8,8 @@ Sections (each a ratio of two measurements taken in the same process, interleave
   head   LINe's scoring head against the Energy head and against the per-sample reference, on ImageNet-shaped
          synthetic features (q = 2048, L = 1000, N = 50,000, ReLU-like, every class predicted), with peak memory
          of each measured in a fresh process;
+  sweep  LINe's head over batch sizes N = 64 ... 50,000, both presets, at the ImageNet and the CIFAR DenseNet shapes: against
+         the Energy head and against the floor (one unmasked product of each predicted class's rows with the head);
   fit    the streaming closed form against the official per-image-backward way (Taylor attributions, one
          backward per training image), on the same features, with equal results;
   e2e    LINe end to end from images against a plain forward pass: the Fashion-MNIST CNN (trained, cached) on
@@ -111,6 +113,36 @@ def bench_head(args) -> dict:
             'line_over_energy': t['line'] / t['energy'], 'reference_over_line': t_ref / t['line'],
             'max_abs_diff_vs_reference': err, 'reference_rows_timed': len(ref_rows),
             'peak_mb': mem, 'target_line_over_energy_at_most': 2.0}
+
+SWEEP_N = (64, 256, 1024, 5000, 50000)
+SWEEP_SHAPES = {'ImageNet (L = 1000, q = 2048)': (1000, 2048), 'CIFAR-100 DenseNet (L = 100, q = 342)': (100, 342),
+                'CIFAR-10 DenseNet (L = 10, q = 342)': (10, 342)}
+
+@torch.no_grad()
+def bench_sweep(args) -> dict:
+    "LINe's head over batch sizes, both presets, three shapes: LINe / Energy head and LINe / floor, where the floor is one unmasked product per predicted class."
+    rows = []
+    for shape, (L, q) in SWEEP_SHAPES.items():
+        W, b, sample = imagenet_like(L, q)
+        fitted = {pre: LINe.from_preset(W, b, preset=pre).fit_stream(_chunks(sample, 5000 if args.quick else 50000, seed=1))
+                  for pre in ('imagenet', 'cifar10')}
+        for n in (SWEEP_N[:3] if args.quick else SWEEP_N):
+            h, _ = sample(n, seed=2)
+            for pre, det in fitted.items():
+                hc = h.clamp(max=det.clip_threshold)
+                pred = (hc @ W.T + b).argmax(1)
+                groups = [(pred == l).nonzero()[:, 0] for l in pred.unique().tolist()]
+                def floor(): return [hc[i] @ W.T for i in groups]                     # masks free: one product per class present
+                t = best_time({'energy': lambda: torch.logsumexp(hc @ W.T + b, 1), 'floor': floor,
+                               'line': lambda: det.score_features(h)}, args.repeats if n >= 5000 else 5 * args.repeats)
+                rows.append(dict(shape=shape, preset=pre, N=n, classes=len(groups), line_ms_per_row=1e3 * t['line'] / n,
+                                 line_over_energy=t['line'] / t['energy'], line_over_floor=t['line'] / t['floor'], **{f'{k}_s': v for k, v in t.items()}))
+                r = rows[-1]
+                print(f"  {shape}, {pre} preset, N = {n:,}: {r['classes']} classes, LINe / Energy {r['line_over_energy']:.1f}x, "
+                      f"LINe / floor {r['line_over_floor']:.2f}x, {r['line_ms_per_row']:.3f} ms/row", flush=True)
+    return {'what': "LINe's scoring head against the Energy head (logsumexp(clip(h) W^T + b)) and against the floor (for each predicted "
+                    "class, its rows times the unmasked head), on synthetic ReLU-like features whose predicted classes spread widely; "
+                    "presets 'imagenet' (p_a = 10, p_w = 10, delta = 0.8) and 'cifar10' (90 / 90 / 1.0)", 'rows': rows}
 
 def _chunks(sample, n, seed, chunk=5000):
     "Stream n training features in chunks (a different seed per chunk), as `fit_stream` takes them."
@@ -303,6 +335,13 @@ def markdown(R: dict) -> str:
               f"| peak memory added (MB) | {h['peak_mb']['energy']:.0f} | {h['peak_mb']['line']:.0f} | {h['peak_mb']['reference']:.0f} ({h['reference_rows_timed']} rows) |", "",
               f"**LINe / Energy = {h['line_over_energy']:.2f}x** (target: at most 2x); reference / LINe = {h['reference_over_line']:.0f}x; "
               f"max |LINe - reference| = {h['max_abs_diff_vs_reference']:.1e}.", ""]
+    if 'sweep' in R:
+        w = R['sweep']
+        L += ["## LINe's head by batch size", "", w['what'] + ".", "",
+              "| shape | preset | N | classes predicted | ms per row | LINe / Energy | LINe / floor |", "|---|---|---|---|---|---|---|"]
+        for r in w['rows']:
+            L.append(f"| {r['shape']} | {r['preset']} | {r['N']:,} | {r['classes']} | {r['line_ms_per_row']:.3f} | {r['line_over_energy']:.1f}x | {r['line_over_floor']:.2f}x |")
+        L.append("")
     if 'fit' in R:
         f = R['fit']
         L += ["## Fitting", "", f['what'], "",
@@ -352,7 +391,7 @@ def _cpu_name() -> str:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='smaller sizes: a smoke test')
-    p.add_argument('--sections', default='head,fit,e2e,grid,bf16', help='comma-separated subset of head,fit,e2e,grid,bf16')
+    p.add_argument('--sections', default='head,sweep,fit,e2e,grid,bf16', help='comma-separated subset of head,sweep,fit,e2e,grid,bf16')
     p.add_argument('--repeats', type=int, default=3, help='interleaved repeats; the best time of each is kept')
     p.add_argument('--threads', type=int, default=1, help='torch threads (default 1: on a shared machine one thread is far steadier)')
     p.add_argument('--machine', default=f"{_cpu_name()}, {os.cpu_count()} CPU cores, shared with other jobs" + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"),
@@ -364,13 +403,13 @@ def main():
     torch.set_num_threads(args.threads)
     if args._mem: return mem_probe(args._mem, args)
     secs = [s.strip() for s in args.sections.split(',') if s.strip()]
-    bad = set(secs) - {'head', 'fit', 'e2e', 'grid', 'bf16'}
+    bad = set(secs) - {'head', 'sweep', 'fit', 'e2e', 'grid', 'bf16'}
     if bad: p.error(f"unknown sections {sorted(bad)}")
     R = {'machine': {'description': args.machine, 'torch': torch.__version__, 'threads': args.threads, 'date': time.strftime('%Y-%m-%d'),
                      'cuda': torch.cuda.is_available()}, 'repeats': args.repeats, 'quick': args.quick}
     for s in secs:
         t = time.time(); print(f"[{s}] ...", flush=True)
-        R[s] = {'head': bench_head, 'fit': bench_fit, 'e2e': bench_e2e, 'grid': bench_grid, 'bf16': bench_bf16}[s](args)
+        R[s] = {'head': bench_head, 'sweep': bench_sweep, 'fit': bench_fit, 'e2e': bench_e2e, 'grid': bench_grid, 'bf16': bench_bf16}[s](args)
         print(f"[{s}] done in {time.time() - t:.0f} s", flush=True)
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     name = 'perf-quick' if args.quick else 'perf'

@@ -126,37 +126,60 @@ LINe.weight_mask = weight_mask
 # %% ../nbs/15_line.ipynb #0b75a8ad
 _FOLD_MIN = 2.0 ** -60   # |C[l, i]| below this is not divided by (h / |C| could overflow): such a neuron's mask is built as written
 
-def _masked_logits(self: LINe, h, l: int, buf, w_max: float):
+def _score_plan(self: LINe) -> dict:
+    "What the scoring loop needs per class, computed once per fit (all the host-device synchronisation happens here, not per class)."
+    key = tuple((t.data_ptr(), t._version) for t in (self.W, self.contrib, self.act_mask, self.weight_thr))   # any change re-plans
+    if getattr(self, '_plan', None) is not None and self._plan['key'] == key: return self._plan
+    L, q = self.W.shape
+    w_max = float(self.W.abs().max()) or 1.
+    thr = self.weight_thr.tolist() if self.weight_prune_pct is not None else [None] * L
+    cols = [None] * L
+    if self.act_prune_pct is not None:                                            # few kept: use their columns only
+        kept = self.act_mask.sum(1).tolist()
+        nz = self.act_mask.nonzero()[:, 1]                                        # kept columns, class by class
+        for l, c in enumerate(torch.split(nz, kept)):
+            if 2 * kept[l] <= q: cols[l] = c
+    tiny = [None] * L                                                             # columns with 0 < |C| < 2^-60, per class
+    if self.weight_prune_pct is not None:
+        a = self.contrib.abs()
+        t = torch.tensor(thr, device=a.device)[:, None]
+        a = torch.where((a == 0) & (t < 0), -t / (2 * w_max), a)                  # as _masked_logits rewrites |C| = 0
+        has = ((a > 0) & (a < _FOLD_MIN)).any(1).tolist()
+        for l in (l for l in range(L) if has[l]):
+            al = a[l] if cols[l] is None else a[l, cols[l]]
+            tiny[l] = ((al > 0) & (al < _FOLD_MIN)).nonzero()[:, 0]
+    self._plan = dict(key=key, w_max=w_max, thr=thr, cols=cols, tiny=tiny)
+    return self._plan
+
+def _masked_logits(self: LINe, h, l: int, buf, plan: dict):
     "Eq. 8's logits `(W * M_w^l)(m_l * h) + b` for inputs `h` (n, q) predicted as class `l`, without a boolean (L, q) mask."
     W, a = self.W, self.contrib[l].abs()                                                 # (L, q), (q,) |C[l]|
-    if self.act_prune_pct is not None:                                                   # Eq. 6
-        keep = self.act_mask[l]
-        if 2 * int(keep.sum()) <= len(keep):                                             # few kept: use their columns only
-            cols = keep.nonzero()[:, 0]; h, W, a = h[:, cols], W[:, cols], a[cols]       # (n, k), (L, k), (k,)
-        else: h = h * keep
+    cols = plan['cols'][l]
+    if cols is not None: h, W, a = h.index_select(1, cols), W.index_select(1, cols), a.index_select(0, cols)   # (n, k), (L, k), (k,)
+    elif self.act_prune_pct is not None: h = h * self.act_mask[l]                        # Eq. 6
     if self.weight_prune_pct is None: return torch.addmm(self.b, h, W.T)
-    thr = float(self.weight_thr[l])
-    if thr < 0: a = torch.where(a == 0, -thr / (2 * w_max), a)                           # 0 > thr keeps them all; so does this scale
+    thr = plan['thr'][l]
+    if thr < 0: a = torch.where(a == 0, -thr / (2 * plan['w_max']), a)                  # 0 > thr keeps them all; so does this scale
     P = torch.mul(W, a, out=buf[:W.numel()].view(W.shape))                              # (L, k) importance |C[l, i]| W[k, i]
     P = F.threshold_(P, thr, 0.) if self.mode == 'official' else F.hardshrink(P, thr)   # Eq. 7: kept P, pruned 0
     ok = a >= _FOLD_MIN
     z = torch.addmm(self.b, torch.where(ok, h / a, 0.), P.T)                            # (W * M) h = P (h / |C[l]|)
-    tiny = (a > 0) & ~ok                                                                 # a == 0 here: pruned, contributes 0
-    if bool(tiny.any()):
-        Wt = W[:, tiny]
-        z += h[:, tiny] @ (Wt * ((Wt if self.mode == 'official' else Wt.abs()) * a[tiny] > thr)).T
+    tiny = plan['tiny'][l]                                                               # a == 0 here: pruned, contributes 0
+    if tiny is not None:
+        Wt, at = W.index_select(1, tiny), a.index_select(0, tiny)
+        z += h.index_select(1, tiny) @ (Wt * ((Wt if self.mode == 'official' else Wt.abs()) * at > thr)).T
     return z
 
 @torch.no_grad()
 def _score(self: LINe, x):
     h = clip_activations(x, self.clip_threshold)                                         # (N, q)  Eq. 3
     pred = self.logits(h).argmax(1)                                                      # (N,)  unpruned head
+    plan = _score_plan(self)
     out = torch.empty(len(h), device=h.device)
     buf = torch.empty(self.W.numel(), device=h.device)                                   # (L q) reused by every class
-    w_max = float(self.W.abs().max()) or 1.
     order = torch.argsort(pred); classes, counts = torch.unique_consecutive(pred[order], return_counts=True)
     for l, idx in zip(classes.tolist(), torch.split(order, counts.tolist())):             # one matmul per class present
-        out[idx] = torch.logsumexp(_masked_logits(self, h[idx], l, buf, w_max), 1)       # Eq. 8, energy
+        out[idx] = torch.logsumexp(_masked_logits(self, h[idx], l, buf, plan), 1)        # Eq. 8, energy
     return out
 
 LINe._score = _score
