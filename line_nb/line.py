@@ -126,6 +126,10 @@ LINe.weight_mask = weight_mask
 # %% ../nbs/15_line.ipynb #0b75a8ad
 _FOLD_MIN = 2.0 ** -60   # |C[l, i]| below this is not divided by (h / |C| could overflow): such a neuron's mask is built as written
 
+def _stand_in(a, thr, w_max: float):
+    "|C[l]| with each zero replaced by |thr| / (2 max|W|) where thr < 0: its importance |W| |thr| / (2 max|W|) > thr keeps every weight, as 0 > thr does."
+    return torch.where((a == 0) & (thr < 0), -thr / (2 * w_max), a)
+
 def _score_plan(self: LINe) -> dict:
     "What the scoring loop needs per class, computed once per fit (all the host-device synchronisation happens here, not per class)."
     key = tuple((t.data_ptr(), t._version) for t in (self.W, self.contrib, self.act_mask, self.weight_thr))   # any change re-plans
@@ -142,8 +146,7 @@ def _score_plan(self: LINe) -> dict:
     tiny = [None] * L                                                             # columns with 0 < |C| < 2^-60, per class
     if self.weight_prune_pct is not None:
         a = self.contrib.abs()
-        t = torch.tensor(thr, device=a.device)[:, None]
-        a = torch.where((a == 0) & (t < 0), -t / (2 * w_max), a)                  # as _masked_logits rewrites |C| = 0
+        a = _stand_in(a, torch.tensor(thr, device=a.device)[:, None], w_max)      # as _masked_logits sees it
         has = ((a > 0) & (a < _FOLD_MIN)).any(1).tolist()
         for l in (l for l in range(L) if has[l]):
             al = a[l] if cols[l] is None else a[l, cols[l]]
@@ -159,7 +162,7 @@ def _masked_logits(self: LINe, h, l: int, buf, plan: dict):
     elif self.act_prune_pct is not None: h = h * self.act_mask[l]                        # Eq. 6
     if self.weight_prune_pct is None: return torch.addmm(self.b, h, W.T)
     thr = plan['thr'][l]
-    if thr < 0: a = torch.where(a == 0, -thr / (2 * plan['w_max']), a)                  # 0 > thr keeps them all; so does this scale
+    a = _stand_in(a, thr, plan['w_max'])                                                 # |C| = 0: all kept if thr < 0, else all pruned
     P = torch.mul(W, a, out=buf[:W.numel()].view(W.shape))                              # (L, k) importance |C[l, i]| W[k, i]
     P = F.threshold_(P, thr, 0.) if self.mode == 'official' else F.hardshrink(P, thr)   # Eq. 7: kept P, pruned 0
     ok = a >= _FOLD_MIN

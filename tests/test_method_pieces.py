@@ -355,3 +355,34 @@ def test_fpr_id_positive_at_extreme_tpr():
     assert fpr_at_95_tpr_id_positive(i, o, tpr=0.1) == 0.1                      # index 9: threshold 9, only 9.5 passes
     assert fpr_at_95_tpr_id_positive(i, o, tpr=0.2) == 0.2                      # index 8
     assert fpr_at_95_tpr_id_positive(i, o, tpr=1.0) == 1.0                      # index 0: threshold 0, all of 0.5..9.5 pass
+
+
+@pytest.mark.parametrize('mode', ['official', 'paper'])
+def test_line_edge_columns_under_column_subsets(mode):
+    """The scorer's special columns, where they meet: activation pruning keeps few neurons (so only their columns are used,
+    re-indexed), and among them a neuron with tiny contributions (below 2^-60), one with contributions of exactly 2^-60
+    (the boundary), and, for class 0, a neuron that never fires (|C| = 0) under thresholds that may be negative and tiny."""
+    from test_line_reference import line_reference
+    s = 2.0 ** -70
+    #              neg   big   big   tiny  2^-60 zero@0 neg   neg
+    W = torch.tensor([[-1., 2., 1., -1., 1., 1., -2., -1.],
+                      [-2., 1., 2., 1., 1., -1., -1., -2.],
+                      [-1., 1., 1., 2., 1., 2., -1., -1.]])
+    b = torch.tensor([0.1, -0.1, 0.])
+    rows, y = [], []
+    for l in range(3):
+        for r in range(4):
+            rows.append([1. + r, 2., 1. + l, (1 + r) * s, 2.0 ** -60, 0. if l == 0 else 1. + r, 1., 2.]); y.append(l)
+    x, y = torch.tensor(rows), torch.tensor(y)
+    q = torch.tensor([[1., 3., 1., 2., 4., 3., 0.5, 1.], [2., 1., 2., 3., 1., 2., 1., 0.], [0.5, 2., 3., 1., 2., 4., 2., 1.]])
+    from line_nb.line import _score_plan
+    checked = {'subset with tiny': False, 'negative tiny threshold': False}
+    for pa in (50., 60.):
+        for pw in [i * 2.5 for i in range(41)]:
+            d = LINe(W, b, act_prune_pct=pa, weight_prune_pct=pw, clip_threshold=None, mode=mode).fit_features(x, y)
+            np.testing.assert_allclose(d.score_features(q).double().numpy(),
+                                       line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), pa, pw, None, mode), rtol=1e-6)
+            p = _score_plan(d)
+            checked['subset with tiny'] |= any(c is not None and t is not None and len(t) > 0 for c, t in zip(p['cols'], p['tiny']))
+            checked['negative tiny threshold'] |= bool(((d.weight_thr < 0) & (d.weight_thr > -2.0 ** -55)).any())
+    if mode == 'official': assert all(checked.values()), checked   # |.| in the paper's wording: no negative importance, tiny ranks last
