@@ -21,7 +21,7 @@ SPEED = "a choice between two code paths (or buffers) that compute the same valu
 EQUIVALENT = {
     **{f'line_nb.{n}': DEVICE for n in [
         'contrib.x_class_means__mutmut_9', 'contrib.x_class_means__mutmut_26', 'contrib.x_class_means__mutmut_30',
-        'contrib.x_contributions__mutmut_2', 'line.x__accumulate__mutmut_12',
+        'contrib.x_contributions__mutmut_2', 'line.x__accumulate__mutmut_12', 'line.x__score_plan__mutmut_55', 'line.x__score_plan__mutmut_57',
         *[f'line.xǁLINeǁ__init____mutmut_{k}' for k in (44, 48, 57, 60, 69, 72, 82, 86, 94, 96)],
         'weightprune.x_weight_mask__mutmut_12', 'weightprune.x_weight_mask__mutmut_14',
         *[f'weightprune.x_weight_thresholds_direct__mutmut_{k}' for k in (15, 17, 20, 22, 33, 35)]]},
@@ -29,21 +29,23 @@ EQUIVALENT = {
         'contrib.x__check_head_inputs__mutmut_5', 'contrib.x__check_head_inputs__mutmut_14', 'contrib.x_class_means__mutmut_5',
         'metrics.x_accuracy__mutmut_43']},
     **{f'line_nb.{n}': SPEED for n in [
-        'line.x__masked_logits__mutmut_5', 'line.x__masked_logits__mutmut_7',      # column subset vs multiply by the mask
-        'line.x__masked_logits__mutmut_40', 'line.x__masked_logits__mutmut_43',    # product into the reused buffer or a new tensor
+        'line.x__masked_logits__mutmut_47', 'line.x__masked_logits__mutmut_50',  # product into the reused buffer or a new tensor
+        'line.x__score_plan__mutmut_60', 'line.x__score_plan__mutmut_61',        # the per-class "any tiny column?" pre-check widened:
+        'line.x__score_plan__mutmut_63',                                         #   flagged classes get their exact (maybe empty) tiny set
         'weightprune.x_weight_thresholds_direct__mutmut_28',                       # at least 2 classes per chunk instead of 1
         'weightprune.x_weight_thresholds_direct__mutmut_41',                       # step 1: overlapping chunks, each recomputed alike
         'weightprune.x_weight_thresholds__mutmut_23', 'weightprune.x_weight_thresholds__mutmut_24',  # an unknown name falls to 'direct' too
         'contrib.x_taylor_attributions__mutmut_1']},                               # per-sample loop by default: same values
     'line_nb.contrib.x_taylor_attributions__mutmut_13': "per-sample loop on rows n..n+1: only row n's logit is differentiated and read",
-    'line_nb.line.x__masked_logits__mutmut_22': "thr <= 0: at thr = 0 the substitution writes 0 where |C| = 0, which changes nothing",
-    'line_nb.line.x__masked_logits__mutmut_23': ("thr < 1: for 0 <= thr < 1, |C| = 0 becomes -thr/(2 w_max) < 0, whose importance |P| <= thr/2 "
-                                                 "is pruned in both modes and whose column is neither divided (a < 2^-60) nor tiny (a < 0)"),
-    'line_nb.line.x__masked_logits__mutmut_36': "any scale below 1/w_max keeps every zero-contribution weight when thr < 0: values equal up to rounding",
-    'line_nb.line.x__masked_logits__mutmut_63': "a == 2^-60 exactly goes through the tiny-neuron path instead, which computes the same product",
-    'line_nb.line.x__masked_logits__mutmut_78': ("columns with |C| < 2^-60 multiply P entries below 2^-60 |W| by 1 instead of 0: "
+    'line_nb.line.x__stand_in__mutmut_10': "thr <= 0: at thr = 0 the stand-in is -0 / (2 max|W|) = 0, which changes nothing",
+    'line_nb.line.x__stand_in__mutmut_11': ("thr < 1: for 0 <= thr < 1, |C| = 0 becomes -thr/(2 max|W|) <= 0, whose importance (|P| <= thr/2) is pruned "
+                                            "in both modes and whose column is neither divided (a < 2^-60) nor tiny (a <= 0)"),
+    'line_nb.line.x__stand_in__mutmut_15': "any scale below 1/max|W| keeps every zero-contribution weight when thr < 0: values equal up to rounding",
+    'line_nb.line.x__masked_logits__mutmut_85': ("columns with |C| < 2^-60 multiply P entries below 2^-60 |W| by 1 instead of 0: "
                                                  "a change far below float32 resolution of the logits"),
-    'line_nb.line.x__masked_logits__mutmut_81': "columns with |C| = 0 added to the tiny path have importance 0, never > thr when thr >= 0 (thr < 0 rewrote them)",
+    'line_nb.line.x__score_plan__mutmut_19': "max|W| = 0 (an all-zero head) only: any positive stand-in scale then keeps the same (zero) weights",
+    'line_nb.line.x__score_plan__mutmut_22': "thresholds read although weight pruning is off: the loop returns before it reads them",
+    'line_nb.line.x__score_plan__mutmut_72': "|C| = 0 columns in the tiny set (possible only when thr >= 0): importance 0 is never > thr, so they add 0",
     'line_nb.metrics.x_as_scores__mutmut_26': "ndarray.astype(None) is astype(float64)",
     'line_nb.metrics.x_as_scores__mutmut_11': "'XXiufXX' holds i, u and f: the same dtype kinds pass",
     'line_nb.metrics.x_auroc__mutmut_14': "np.searchsorted's default side is 'left'",

@@ -374,7 +374,8 @@ def test_line_edge_columns_under_column_subsets(mode):
         for r in range(4):
             rows.append([1. + r, 2., 1. + l, (1 + r) * s, 2.0 ** -60, 0. if l == 0 else 1. + r, 1., 2.]); y.append(l)
     x, y = torch.tensor(rows), torch.tensor(y)
-    q = torch.tensor([[1., 3., 1., 2., 4., 3., 0.5, 1.], [2., 1., 2., 3., 1., 2., 1., 0.], [0.5, 2., 3., 1., 2., 4., 2., 1.]])
+    q = torch.randint(0, 5, (60, 8), generator=torch.Generator().manual_seed(0)).float() / 2   # inputs predicted as every class
+    assert set((q @ W.T + b).argmax(1).tolist()) == {0, 1, 2}
     from line_nb.line import _score_plan
     checked = {'subset with tiny': False, 'negative tiny threshold': False}
     for pa in (50., 60.):
@@ -383,6 +384,7 @@ def test_line_edge_columns_under_column_subsets(mode):
             np.testing.assert_allclose(d.score_features(q).double().numpy(),
                                        line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), pa, pw, None, mode), rtol=1e-6)
             p = _score_plan(d)
-            checked['subset with tiny'] |= any(c is not None and t is not None and len(t) > 0 for c, t in zip(p['cols'], p['tiny']))
+            checked['subset with tiny'] |= any(c is not None and t is not None and len(t) > 0 and l in (q @ W.T + b).argmax(1).tolist()
+                                               for l, (c, t) in enumerate(zip(p['cols'], p['tiny'])))   # and some input predicted as that class
             checked['negative tiny threshold'] |= bool(((d.weight_thr < 0) & (d.weight_thr > -2.0 ** -55)).any())
     if mode == 'official': assert all(checked.values()), checked   # |.| in the paper's wording: no negative importance, tiny ranks last
