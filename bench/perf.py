@@ -114,6 +114,7 @@ def bench_head(args) -> dict:
             'max_abs_diff_vs_reference': err, 'reference_rows_timed': len(ref_rows),
             'peak_mb': mem, 'target_line_over_energy_at_most': 2.0}
 
+SECTIONS = ('head', 'sweep', 'fit', 'e2e', 'grid', 'bf16')
 SWEEP_N = (64, 256, 1024, 5000, 50000)
 SWEEP_SHAPES = {'ImageNet (L = 1000, q = 2048)': (1000, 2048), 'CIFAR-100 DenseNet (L = 100, q = 342)': (100, 342),
                 'CIFAR-10 DenseNet (L = 10, q = 342)': (10, 342)}
@@ -324,9 +325,11 @@ def mem_probe(what: str, args):
 # ---------------------------------------------------------------------------------------------------------- report
 def markdown(R: dict) -> str:
     m = R['machine']
+    where = R.get('sections_machines')
     L = [f"# LINe performance, measured by `bench/perf.py`", "",
-         f"Machine: {m['description']}; torch {m['torch']}, {m['threads']} thread(s); {m['date']}. "
-         "Times are best of {} interleaved repeats; only ratios are meant to be compared.".format(R['repeats']), ""]
+         (f"Machine: {m['description']}; torch {m['torch']}, {m['threads']} thread(s); {m['date']}. " if not where or len(set(where.values())) == 1 else
+          "Sections were measured on different machines: " + "; ".join(f"{s}: {w}" for s, w in where.items()) + f"; torch {m['torch']}. ")
+         + "Times are best of {} interleaved repeats; only ratios are meant to be compared.".format(R['repeats']), ""]
     if 'head' in R:
         h = R['head']
         L += ["## Scoring head", "", h['what'], "",
@@ -415,7 +418,11 @@ def main():
     name = 'perf-quick' if args.quick else 'perf'
     if args.merge and (out / f'{name}.json').exists():                                  # sections not run now keep their earlier figures
         old = json.loads((out / f'{name}.json').read_text())
-        R = {**old, **R, 'machine': R['machine'], 'sections_dates': {**old.get('sections_dates', {}), **{s: R['machine']['date'] for s in secs}}}
+        ran_on = f"{R['machine']['description']}, {R['machine']['threads']} thread(s), {R['machine']['date']}"
+        before = old.get('sections_machines') or {s: f"{old['machine']['description']}, {old['machine']['threads']} thread(s), "
+                                                     f"{old.get('sections_dates', {}).get(s, old['machine']['date'])}" for s in SECTIONS if s in old}
+        R = {**old, **R, 'machine': R['machine'], 'sections_dates': {**old.get('sections_dates', {}), **{s: R['machine']['date'] for s in secs}},
+             'sections_machines': {**before, **{s: ran_on for s in secs}}}   # each section says where it was measured
     (out / f'{name}.json').write_text(json.dumps(R, indent=1))
     md = markdown(R); (out / f'{name}.md').write_text(md + "\n")
     print(md)
