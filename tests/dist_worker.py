@@ -25,3 +25,5 @@ if __name__ == '__main__':
     f = extract_distributed(m, te, batch_size=16, device=device, cache=True, progress=False)   # cache under LINE_NB_CACHE
     torch.save({'world': world, 'state': det.state_dict(), 'features': f.features, 'logits': f.logits, 'labels': f.labels,
                 'scores': det.score_features(f.features), 'path': f.meta['path']}, os.path.join(sys.argv[1], f'rank{rank}.pt'))
+    torch.distributed.barrier()                  # both ranks are done ...
+    torch.distributed.destroy_process_group()    # ... then close gloo: exiting with its threads alive can abort a rank (SIGABRT)
