@@ -16,8 +16,10 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 NBS, STAGED, API = ROOT/'nbs', DOCS/'nbs', DOCS/'api'
 sys.path.insert(0, str(ROOT))  # document this checkout's line_nb, whatever is installed
+sys.path.insert(0, str(DOCS))  # readme.py: the one reader of nbdev's `#|` directives
 
 import line_nb  # noqa: E402
+from readme import split_directives  # noqa: E402
 
 project = 'line_nb'
 author = 'line_nb developers'
@@ -49,7 +51,6 @@ html_css_files = ['line_nb.css']
 html_show_sourcelink = False
 
 # ---------------------------------------------------------------- notebooks
-_DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*?)\s*$')
 _TAGS = {'hide': 'remove-cell', 'include: false': 'remove-cell', 'echo: false': 'remove-input',
          'hide_input': 'remove-input', 'output: false': 'remove-output', 'hide_output': 'remove-output'}
 
@@ -58,13 +59,6 @@ def notebooks() -> list[Path]:
     return sorted(p.relative_to(NBS) for p in NBS.rglob('*.ipynb')
                   if not any(part.startswith(('.', '_')) for part in p.relative_to(NBS).parts)
                   and p.relative_to(NBS) != Path('index.ipynb'))   # the home notebook is the README, which index.md includes
-
-def split_directives(source: str) -> tuple[list[str], str]:
-    "nbdev's `#|` lines at the top of a code cell, and the source without them."
-    lines, dirs = source.splitlines(), []
-    while lines and (m := _DIRECTIVE.match(lines[0])):
-        dirs.append(m.group(1)); lines.pop(0)
-    return dirs, '\n'.join(lines)
 
 def exported_names(source: str) -> list[str]:
     "Public names a cell defines, as `name` or `Class.method` for fastcore's `@patch`."

@@ -19,8 +19,8 @@ _DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*?)\s*$')
 _HIDDEN = ('hide', 'include: false', 'export', 'exporti', 'exports')
 
 
-def _directives(source: str) -> tuple[list[str], str]:
-    "nbdev's `#|` lines at the top of a cell, and the rest of the source."
+def split_directives(source: str) -> tuple[list[str], str]:
+    "nbdev's `#|` lines at the top of a cell, and the rest of the source (also used by docs/conf.py)."
     lines, dirs = source.splitlines(), []
     while lines and (m := _DIRECTIVE.match(lines[0])):
         dirs.append(m.group(1)); lines.pop(0)
@@ -47,7 +47,7 @@ def render(notebook: Path = NOTEBOOK) -> str:
             if source.strip(): blocks.append(source.strip('\n'))
             continue
         if c['cell_type'] != 'code': continue
-        dirs, body = _directives(source)
+        dirs, body = split_directives(source)
         if any(d in _HIDDEN or d.startswith('default_exp') for d in dirs): continue
         if body.strip() and 'echo: false' not in dirs: blocks.append(f"```python\n{body.strip()}\n```")
         if (out := _text_outputs(c)): blocks.append(f"```\n{out}\n```")

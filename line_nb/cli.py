@@ -8,9 +8,9 @@ import argparse, json, math, os, sys, time
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, torch
-from .core import tensor_digest, default_device, native_bf16
+from .core import default_device, native_bf16
 from .metrics import accuracy
-from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, dataset_fingerprint, ImageFiles, Subset, subset, _subset_indices
+from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, ImageFiles, subset, _subset_indices
 from .models import fashion_cnn, Backbone, imagenet_model, imagenet_transform
 from .densenet import load_dice_densenet, find_dice_checkpoint, cifar10_jpeg, cifar10_images, cifar_transform, CIFAR_MEAN, CIFAR_STD
 from .features import extract, Features
