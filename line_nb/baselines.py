@@ -4,7 +4,6 @@
 
 # %% ../nbs/16_baselines.ipynb #2f86fe72
 from __future__ import annotations
-import inspect
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -16,8 +15,8 @@ from .models import Backbone
 from .features import iter_batches
 
 # %% auto #0
-__all__ = ['DETECTORS', 'ODIN', 'Mahalanobis', 'Clip', 'ReAct', 'DICE', 'DICEReAct', 'KNN', 'nan_score', 'NAN', 'NERO', 'ash',
-           'scale', 'ASH', 'SCALE', 'detector_parameters', 'make_detector', 'PytorchOODDetector']
+__all__ = ['ODIN', 'Mahalanobis', 'Clip', 'ReAct', 'DICE', 'DICEReAct', 'KNN', 'nan_score', 'NAN', 'NERO', 'ash', 'scale', 'ASH',
+           'SCALE', 'NANKNN', 'PytorchOODDetector']
 
 # %% ../nbs/16_baselines.ipynb #ffc83aa6
 class ODIN(Detector):
@@ -315,23 +314,10 @@ class SCALE(Detector):
     def extra_repr(self): return f"{super().extra_repr()}, pct={self.pct}"
 
 # %% ../nbs/16_baselines.ipynb #447c7e3e
-def _nan_knn(W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25):
-    "NAN with KNN as its distance score: its hyperparameters are KNN's, spelled out so that every entry of the registry has a full signature."
-    return NAN(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries))
-
-DETECTORS = {'MSP': MSP, 'ODIN': ODIN, 'Mahalanobis': Mahalanobis, 'Energy': Energy, 'ReAct': ReAct, 'DICE': DICE,
-             'DICE+ReAct': DICEReAct, 'LINe': LINe, 'NAN': NAN, 'NAN+KNN': _nan_knn, 'NERO': NERO, 'ASH': ASH,
-             'SCALE': SCALE, 'KNN': KNN}
-
-def detector_parameters(name: str) -> list[str]:
-    "The hyperparameters detector `name` of `DETECTORS` takes (its factory's keyword parameters after `W` and `b`)."
-    if name not in DETECTORS: raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
-    return [p for p in inspect.signature(DETECTORS[name]).parameters if p not in ('W', 'b', 'args', 'kwargs')]
-
-def make_detector(name: str, W, b=None, **kw) -> Detector:
-    "Build a detector by its name in `DETECTORS`, with keyword overrides of its defaults."
-    if name not in DETECTORS: raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
-    return DETECTORS[name](W, b, **kw)
+class NANKNN(NAN):
+    "NAN + KNN (Park et al., 2023): minus KNN's distance divided by NAN; its hyperparameters are KNN's."
+    def __init__(self, W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25):
+        super().__init__(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries))
 
 # %% ../nbs/16_baselines.ipynb #5049a7d3
 try: from pytorch_ood.api import Detector as _PytorchOODBase

@@ -18,8 +18,8 @@ from .core import tensor_digest
 __all__ = ['FORMATS', 'LUMA', 'MAX_SIDE', 'SKIMAGE_PHOTOS', 'SKIMAGE_TEXTURES', 'SKLEARN_PHOTOS', 'OPENCV_PHOTOS', 'OPENCV_DIRS',
            'GIMP_PATTERN_DIRS', 'GIMP_SKIP', 'GROUPS', 'KINDS', 'CROP_SCALE', 'NOISE_MEAN', 'NOISE_STD', 'OOD_SETS',
            'PARTIAL', 'check_fmt', 'to_format', 'Source', 'read_gimp_pattern', 'all_sources', 'crop_sources',
-           'crop_plan', 'render_crops', 'noise', 'OODSet', 'crop_problems', 'ood_set', 'ood_sets', 'image_sources',
-           'auxiliary_outliers', 'ood_table', 'show_ood_samples']
+           'crop_plan', 'render_crops', 'noise', 'OODSet', 'crop_problems', 'ood_set', 'ood_sets', 'save_ood_set',
+           'image_sources', 'auxiliary_outliers', 'ood_table', 'show_ood_samples']
 
 # %% ../nbs/02_oodsets.ipynb #80f46238
 FORMATS = {'gray28': (1, 28, 28),  # Fashion-MNIST models: (C, H, W)
@@ -358,6 +358,14 @@ def ood_sets(fmt: str = 'gray28', # 'gray28' or 'rgb32'
                           f"{nm + PARTIAL!r}: a different set from the one line_nb's committed results use (`line-nb data` says what is missing)")
         out[nm + PARTIAL if part and partial else nm] = ood_set(nm, fmt, seed=seed, partial=part and partial)
     return out
+
+# %% ../nbs/02_oodsets.ipynb #981b72fa
+def save_ood_set(name: str, folder, fmt: str = 'gray28', n: int | None = None, seed: int = 0) -> Path:
+    "Write OOD set `name` (as `ood_set` draws it) into `folder` as PNG files `{name}_00000.png`, ...; returns the folder."
+    x = ood_set(name, fmt, n, seed)
+    folder = Path(folder).expanduser(); folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(x.permute(0, 2, 3, 1).numpy()): Image.fromarray(im[..., 0] if im.shape[2] == 1 else im).save(folder/f'{name}_{i:05d}.png')
+    return folder
 
 # %% ../nbs/02_oodsets.ipynb #2713265b
 def image_sources(name: str, n: int | None = None, seed: int = 0, partial: bool = False) -> list:

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from line_nb.benchmark import build_detectors, run_benchmark
+from line_nb.registry import build_detectors
+from line_nb.benchmark import evaluate
 from line_nb.line import LINe
 from line_nb.clipping import clip_threshold_at_percentile
 from line_nb.actprune import activation_masks
@@ -44,7 +45,7 @@ def fashion_table(fashion):
     "Every detector but ODIN (which perturbs images; see test_fashion_odin_beats_msp) on the whole Fashion-MNIST benchmark."
     dets = build_detectors(fashion.backbone, fashion.train.features, 'fashion')
     dets.pop('ODIN')
-    return run_benchmark(dets, fashion.train, fashion.test, fashion.oods)
+    return evaluate(dets, fashion.train, fashion.test, fashion.oods)
 
 
 def test_fashion_averages_stay_within_the_band_of_the_committed_csv(fashion_table):
@@ -102,7 +103,7 @@ def test_fashion_odin_beats_msp(fashion):
     sub = lambda f: Features(f.features[:n], f.logits[:n], f.labels[:n], f.meta)
     ood_imgs = {k: ImageTensors(x, name=k) for k, x in ood_sets('gray28', seed=0).items()}
     dets = build_detectors(fashion.backbone, fashion.train.features, 'fashion', names=('ODIN', 'MSP'))
-    df = run_benchmark(dets, fashion.train, sub(fashion.test), {k: sub(f) for k, f in fashion.oods.items()},
+    df = evaluate(dets, fashion.train, sub(fashion.test), {k: sub(f) for k, f in fashion.oods.items()},
                        model=fashion.backbone, test_data=head(fashion_mnist('test')), ood_data={k: head(v) for k, v in ood_imgs.items()})
     o = averages(df)['FPR95']
     assert o['ODIN'] < o['MSP'] - 5, o
@@ -167,7 +168,7 @@ def densenet():
 def test_densenet_line_beats_energy_react_dice(densenet):
     "README and notebook 21: on the paper's DenseNet, LINe (official CIFAR-10 preset) beats Energy, ReAct and DICE on average FPR95."
     dets = build_detectors(densenet.backbone, densenet.train.features, 'cifar10', names=('Energy', 'ReAct', 'DICE', 'LINe'))
-    o = averages(run_benchmark(dets, densenet.train, densenet.test, densenet.oods))['FPR95']
+    o = averages(evaluate(dets, densenet.train, densenet.test, densenet.oods))['FPR95']
     for other in ('Energy', 'ReAct', 'DICE'): assert o['LINe'] < o[other] - 5, o
 
 

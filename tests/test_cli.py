@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from conftest import run_cli
 from line_nb.cli import parser
-from line_nb.benchmark import ALL_DETECTORS
+from line_nb.registry import ALL_DETECTORS
 
 pytestmark = pytest.mark.usefixtures('cache')   # a private LINE_NB_CACHE for every test
 
@@ -96,11 +96,10 @@ def test_imagenet_model_on_fake_224_folders(tmp_path, arch):
 
 def test_mobilenet_gets_the_papers_line_clip(tmp_path):
     "MobileNetV2 takes LINe's clip 0.6 (the paper's appendix) on top of the imagenet settings; checked at planning, no data run."
-    from line_nb.cli import plan, merged_options
+    from line_nb.benchmark import plan_benchmark
     fake_folder(tmp_path/'t', 2, 1, 8, 0); fake_folder(tmp_path/'o', 1, 1, 8, 1)
-    a = parser().parse_args(['bench', '--id', 'imagenet', '--model', 'mobilenet_v2', '--id-train-root', str(tmp_path/'t'), '--id-test-root', str(tmp_path/'t'),
-                             '--ood-folder', f'SUN={tmp_path/"o"}', '--detectors', 'LINe,DICE'])
-    P = plan(merged_options(a))
+    P = plan_benchmark('imagenet', 'mobilenet_v2', id_train_root=tmp_path/'t', id_test_root=tmp_path/'t', ood_folders={'SUN': tmp_path/'o'},
+                       detectors=['LINe', 'DICE'])
     assert P.hyperparameters['LINe'] == dict(act_prune_pct=10., weight_prune_pct=10., clip_threshold=0.6) and P.hyperparameters['DICE'] == dict(p=70.)
     assert P.settings == 'imagenet' and P.weights == 'imagenet'
 

@@ -31,3 +31,22 @@ def test_render_rules(tmp_path):
     assert readme.render(p) == (f"# proj\n\n{readme.WARNING}\n\n> what it is\n\n```python\nprint(1 + 2)\n```\n\n```\n3\n```\n\n"
                                 "```\n3\n```\n\n## Next\ntext\n")
     with pytest.raises(ValueError, match="must open with a '# title'"): readme.render(_nb(tmp_path, [md('no title')]))
+
+
+def test_readme_fit_then_score_runs_as_written(tmp_path):
+    "The README's `line-nb fit` / `line-nb score` block, run line by line as written in a fresh folder (the offline Fashion-MNIST model)."
+    import os, subprocess, sys
+    import pandas as pd, torch
+    block = (ROOT/'README.md').read_text().split('## Fit once, score folders')[1].split('```bash\n')[1].split('```')[0]
+    lines = [l for l in block.strip().splitlines() if l.strip()]
+    assert [l.split()[:2] for l in lines] == [['line-nb', 'fit'], ['python', '-c'], ['line-nb', 'score']]
+    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", 'OMP_NUM_THREADS': '1'}
+    for line in lines:
+        r = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+        assert r.returncode == 0, (line, r.stderr[-3000:])
+    assert 'threshold' in subprocess.run(lines[0], shell=True, cwd=tmp_path, env=env, capture_output=True, text=True).stdout
+    df = pd.read_csv(tmp_path/'scores.csv')
+    assert list(df.columns) == ['file', 'score', 'in_distribution'] and len(df) == 200 and df.file.str.startswith('mnist_').all()
+    rec = torch.load(tmp_path/'fashion-line.pt', weights_only=True)
+    assert rec['detector'] == 'LINe' and rec['meta']['model']['name'] == 'fashion-cnn'
+    assert (df.score >= rec['meta']['threshold']).tolist() == df.in_distribution.tolist()   # in = at or above the saved threshold

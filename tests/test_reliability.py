@@ -39,7 +39,7 @@ VALIDATED = 'LINe'
 def test_no_detector_overrides_the_validating_entry_points():
     "Every detector, in the test registry and in line_nb's, inherits fit_features and score_features and validates its head."
     from line_nb.detectors import Detector
-    from line_nb.baselines import DETECTORS as REGISTRY
+    from line_nb.registry import DETECTORS as REGISTRY
     W, b = make_head()
     dets = {n: f(W, b)[0] for n, f in DETECTORS.items()}
     dets.update({f'registry {n}': f(W, b) for n, f in REGISTRY.items()})
