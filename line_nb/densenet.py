@@ -128,7 +128,6 @@ def download_checked(url: str, dest, md5: str | None = None) -> Path:
     finally: tmp.unlink(missing_ok=True)
     return dest
 
-
 # %% ../nbs/03a_densenet.ipynb #d814bef2
 def find_dice_checkpoint(dataset: str = 'cifar10', # 'cifar10' or 'cifar100'
                          path=None,                  # an explicit checkpoint file: used as is, or an error
@@ -317,7 +316,6 @@ def densenet_outputs(model: nn.Module,        # a `DenseNet3` (any classifier wh
     net = copy.deepcopy(model).to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     return run_features(Backbone(net, head='fc'), data, bs, next(model.parameters()).device, bf16,
                         num_workers=num_workers, channels_last=channels_last)  # (N, q), (N, C), (N,) float32, float32, int64
-
 
 # %% ../nbs/03a_densenet.ipynb #2b5fafeb
 def reuse_freed_memory(max_mb: int = 1024) -> bool: # blocks up to this size are kept for reuse

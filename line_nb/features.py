@@ -90,7 +90,6 @@ def run_features(model,                   # an nn.Module (its last operation an 
     if not fs: raise ValueError(f"data set {name!r} is empty")
     return torch.cat(fs), torch.cat(ls), torch.cat(ys)
 
-
 # %% ../nbs/04_features.ipynb #a7fc192e
 def model_fingerprint(bb: Backbone) -> str:
     "A digest of the model's class, parameters and buffers and of which layer is its head."
@@ -186,7 +185,6 @@ def extract(model,                      # an nn.Module (its last operation an nn
     t0 = time.time()
     f, lg, y = run_features(bb, data, batch_size, device, bf16, progress, name, num_workers)
     return make_features(f, lg, y, name, time.time() - t0, bf16, device, key, path, write=cache)
-
 
 # %% ../nbs/04_features.ipynb #8943b33b
 def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed
