@@ -4,20 +4,20 @@
 
 # %% ../nbs/03a_densenet.ipynb #07afac16
 from __future__ import annotations
-import copy, hashlib, math, os, shutil, tarfile, tempfile, urllib.request
+import contextlib, copy, math, os, shutil, tarfile, tempfile
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import cache_dir, default_device, set_seed
-from .models import load_checkpoint
+from .models import load_checkpoint, Backbone
+from .features import run_features
 from .data import cifar, Subset
 
 # %% auto #0
 __all__ = ['DICE_REPO', 'DICE_COMMIT', 'DICE_CHECKPOINTS', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR10_CLASSES', 'CIFAR10_JPEG_COUNTS',
            'CIFAR10_JPEG_TARBALL', 'CIFAR10_SOURCES', 'BottleneckBlock', 'BasicBlock', 'TransitionBlock', 'DenseBlock',
-           'DenseNet3', 'densenet100', 'dice_urls', 'shared_data_dirs', 'file_md5', 'download_checked',
-           'find_dice_checkpoint', 'cifar_transform', 'load_dice_densenet', 'cifar10_jpeg_dir', 'cifar10_jpeg',
-           'cifar10_source', 'cifar10_images', 'stratified_every', 'densenet_benchmark', 'densenet_outputs',
-           'reuse_freed_memory']
+           'DenseNet3', 'densenet100', 'dice_urls', 'shared_data_dirs', 'download_checked', 'find_dice_checkpoint',
+           'cifar_transform', 'load_dice_densenet', 'cifar10_jpeg_dir', 'cifar10_jpeg', 'cifar10_source',
+           'cifar10_images', 'stratified_every', 'densenet_benchmark', 'densenet_outputs', 'reuse_freed_memory']
 
 # %% ../nbs/03a_densenet.ipynb #366ac72d
 class BottleneckBlock(nn.Module):
@@ -116,20 +116,14 @@ def shared_data_dirs(start=None) -> list[Path]:
     return [p/'shared'/'data' for p in (d, *d.parents)]
 
 # %% ../nbs/03a_densenet.ipynb #5cebfc9e
-def file_md5(path) -> str:
-    "The md5 hex digest of a file."
-    h = hashlib.md5()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
-
-def download_checked(url: str, dest, md5: str | None = None, timeout: float = 60) -> Path:
-    "Download `url` to `dest` through a temporary file, checking its md5; `dest` appears only when complete and correct."
+def download_checked(url: str, dest, md5: str | None = None) -> Path:
+    "Download `url` to `dest` with torchvision's `download_url`, through a temporary file whose md5 is checked; `dest` appears only when complete and correct."
+    from torchvision.datasets.utils import download_url, calculate_md5
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.part')
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
-        if md5 and (got := file_md5(tmp)) != md5: raise IOError(f"{url}: md5 {got} differs from the expected {md5}")
+        download_url(url, str(dest.parent), tmp.name)   # md5 checked below: torchvision's own error would not name the file
+        if md5 and (got := calculate_md5(tmp)) != md5: raise IOError(f"{url}: the md5 of {dest.name} is {got}, which differs from the expected {md5}")
         os.replace(tmp, dest)
     finally: tmp.unlink(missing_ok=True)
     return dest
@@ -183,13 +177,22 @@ CIFAR10_JPEG_TARBALL = 'cifar10-jpeg.tar.gz'
 
 def _is_jpeg_tree(d: Path) -> bool: return (d/'train').is_dir() and (d/'test').is_dir()
 
+@contextlib.contextmanager
+def _safe_tar_members():
+    "Within: tar archives extract with the 'data' filter (no absolute paths, no links out of the folder), unless a default filter is already set."
+    if getattr(tarfile.TarFile, 'extraction_filter', None) is not None or not hasattr(tarfile, 'data_filter'): yield; return
+    tarfile.TarFile.extraction_filter = staticmethod(tarfile.data_filter)
+    try: yield
+    finally: tarfile.TarFile.extraction_filter = None
+
 def _extract_once(tarball: Path, dest: Path) -> Path:
-    "Extract `tarball` (one top folder `cifar10-jpeg/`) to `dest` through a temporary folder, unless `dest` exists."
+    "Extract `tarball` (one top folder `cifar10-jpeg/`) to `dest` with torchvision's `extract_archive`, through a temporary folder, unless `dest` exists."
+    from torchvision.datasets.utils import extract_archive
     if _is_jpeg_tree(dest): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix='.extract-', dir=dest.parent))
     try:
-        with tarfile.open(tarball) as t: t.extractall(tmp, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+        with _safe_tar_members(): extract_archive(str(tarball), str(tmp))
         if not _is_jpeg_tree(tmp/'cifar10-jpeg'): raise ValueError(f"{tarball} does not hold cifar10-jpeg/train and cifar10-jpeg/test")
         try: os.rename(tmp/'cifar10-jpeg', dest)
         except OSError:
@@ -303,23 +306,16 @@ def densenet_benchmark(train_every: int = 1,          # stratified subset of the
                            oods={n: extract(dn, d, **kw) for n, d in ood.items()}, test_data=te, ood_data=ood)
 
 # %% ../nbs/03a_densenet.ipynb #cb3251de
-@torch.no_grad()
-def densenet_outputs(model: nn.Module,        # a `DenseNet3` (anything with `forward_features` and `fc`)
+def densenet_outputs(model: nn.Module,        # a `DenseNet3` (any classifier whose last operation is its `fc`)
                      data,                    # a data set of (image tensor, label), e.g. `cifar10_jpeg(..., transform=cifar_transform())`
                      bs: int = 500,           # batch size
                      bf16: bool = False,      # bfloat16 autocast
-                     channels_last: bool = True, # run a channels_last copy of the model
+                     channels_last: bool = True, # run a channels_last copy of the model on channels_last batches
                      num_workers: int = 0):   # DataLoader workers decoding images
-    "Penultimate features (N, q), logits (N, C) and labels (N,) of `data`, in order, in eval mode."
-    dev = next(model.parameters()).device
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    net = copy.deepcopy(model).to(memory_format=fmt).eval()
-    feats, logits, labels = [], [], []
-    for x, y in torch.utils.data.DataLoader(data, batch_size=bs, shuffle=False, num_workers=num_workers):
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            f = net.forward_features(x.to(dev, memory_format=fmt)); z = net.fc(f)   # (B, q), (B, C)
-        feats.append(f.float().cpu()); logits.append(z.float().cpu()); labels.append(torch.as_tensor(y))
-    return torch.cat(feats), torch.cat(logits), torch.cat(labels)                # (N, q), (N, C), (N,)
+    "Penultimate features (N, q), logits (N, C) and labels (N,) of `data`, in order, in eval mode (`run_features` on a copy of `model`)."
+    net = copy.deepcopy(model).to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return run_features(Backbone(net, head='fc'), data, bs, next(model.parameters()).device, bf16,
+                        num_workers=num_workers, channels_last=channels_last)  # (N, q), (N, C), (N,) float32, float32, int64
 
 # %% ../nbs/03a_densenet.ipynb #2b5fafeb
 def reuse_freed_memory(max_mb: int = 1024) -> bool: # blocks up to this size are kept for reuse

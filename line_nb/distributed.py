@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 import torch, torch.distributed as dist
 from .data import ImageTensors, take
-from .features import (Features, extract, iter_features, _run, _load_checked, _setup, _cache_lookup, _cached,
-                              _check_model_device, _computed)
+from .core import default_device
+from .features import Features, extract, iter_features, run_features, data_name, cache_lookup, read_cache, make_features
 from .models import Backbone
 
 # %% auto #0
@@ -81,23 +81,23 @@ def extract_distributed(model,                      # an nn.Module (its last ope
     rank, world = rank_world()
     if world == 1: return extract(model, data, batch_size, device, bf16, cache, progress, name, num_workers)
     if len(data) < world: raise ValueError(f"the data set has {len(data)} items, fewer than the {world} processes")
-    bb, device, name = _setup(model, data, device, name)
+    bb = model if isinstance(model, Backbone) else Backbone(model)
+    device, name = (torch.device(device) if device else default_device()), data_name(data, name)
     hit, info = None, [None, None, False]                                      # key, path, found in the cache
     if cache and rank == 0:
-        key, path, hit = _cache_lookup(bb, data, name, bf16)
+        key, path, hit = cache_lookup(bb, data, name, bf16)
         info = [key, str(path), hit is not None]
     dist.broadcast_object_list(info, src=0)
     key, path, found = info
     if found:
-        hit = hit if rank == 0 else _load_checked(Path(path))
+        hit = hit if rank == 0 else read_cache(path, bb)
         if hit is None: raise RuntimeError(f"rank {rank} cannot read the cache file {path} that rank 0 found: give every process the same LINE_NB_CACHE folder, or pass cache=False")
-        return _cached(hit, path)
-    _check_model_device(bb, device)
+        return hit
     t0 = time.time()
-    f, lg, y = _run(bb, shard(data, rank, world), batch_size, device, bf16, progress and rank == 0, name, num_workers)
+    f, lg, y = run_features(bb, shard(data, rank, world), batch_size, device, bf16, progress and rank == 0, name, num_workers)
     sizes = [len(shard_range(len(data), r, world)) for r in range(world)]
     f, lg, y = (all_gather_rows(t, sizes) for t in (f, lg, y))                  # (N, q), (N, L), (N,) in data-set order
-    out = _computed(f, lg, y, t0, name, bf16, device, key, path, write=cache and rank == 0, world_size=world)
+    out = make_features(f, lg, y, name, time.time() - t0, bf16, device, key, path, write=cache and rank == 0, world_size=world)
     if cache: dist.barrier()                                                   # the file is complete when any rank returns
     return out
 

@@ -14,8 +14,9 @@ from .data import ImageTensors, dataset_fingerprint
 from .models import Backbone
 
 # %% auto #0
-__all__ = ['CACHE_MAGIC', 'FEATURES_VERSION', 'Features', 'iter_batches', 'iter_features', 'model_fingerprint',
-           'feature_cache_path', 'extract', 'offline_benchmark']
+__all__ = ['CACHE_MAGIC', 'FEATURES_VERSION', 'Features', 'iter_batches', 'iter_features', 'data_name', 'run_features',
+           'model_fingerprint', 'feature_cache_path', 'read_cache', 'cache_lookup', 'make_features', 'extract',
+           'offline_benchmark']
 
 # %% ../nbs/04_features.ipynb #f92f9be7
 @dataclass
@@ -44,12 +45,13 @@ def iter_features(bb: Backbone,            # the backbone: features and logits f
                   batch_size: int = 256,
                   device=None,             # default: CUDA when present
                   bf16: bool = False,      # opt-in bf16 autocast + channels_last; yields float32
-                  num_workers: int = 0):
+                  num_workers: int = 0,
+                  channels_last: bool | None = None): # image batches in channels_last; None: when bf16
     "Yield `(features, logits, labels)` per batch, in order, from the eval-mode model on `device`; its mode is restored after."
     device = torch.device(device) if device else default_device()
     model = bb.model
     was_training = model.training; model.eval()
-    cl = torch.channels_last if bf16 else torch.preserve_format
+    cl = torch.channels_last if (bf16 if channels_last is None else channels_last) else torch.preserve_format
     try:
         for x, y in iter_batches(data, batch_size, num_workers):
             x = x.to(device, memory_format=cl) if x.ndim == 4 else x.to(device)
@@ -58,13 +60,34 @@ def iter_features(bb: Backbone,            # the backbone: features and logits f
             yield f.float(), lg.float(), torch.as_tensor(y).long()
     finally: model.train(was_training)
 
-def _run(bb: Backbone, data, batch_size, device, bf16, progress, desc, num_workers):
+def data_name(data, name: str | None = None) -> str:
+    "The name `extract` gives `data`'s features (progress bar, cache file, meta): `name`, else `data.name`, else its class name."
+    return name or getattr(data, 'name', None) or type(data).__name__
+
+def _check_model_device(bb: Backbone, device):
+    model_device = next(bb.model.parameters()).device
+    if model_device != device: raise ValueError(f"the model is on {model_device} but device={device}; move the model first (line_nb does not move your model)")
+
+def run_features(model,                   # an nn.Module (its last operation an nn.Linear) or a `Backbone`
+                 data,                    # `ImageTensors` or any Dataset yielding (image, label)
+                 batch_size: int = 256,
+                 device=None,             # default: CUDA when present; the model must already be there
+                 bf16: bool = False,      # opt-in bf16 autocast + channels_last; returns float32
+                 progress: bool = False,  # a progress bar
+                 name: str | None = None, # shown in the progress bar (default: `data_name(data)`)
+                 num_workers: int = 0,
+                 channels_last: bool | None = None # image batches in channels_last; None: when bf16
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "`(features (N, q), logits (N, L), labels (N,))` of all of `data` on the CPU, from `iter_features`; no cache (see `extract`)."
+    bb = model if isinstance(model, Backbone) else Backbone(model)
+    device, name = (torch.device(device) if device else default_device()), data_name(data, name)
+    _check_model_device(bb, device)
     fs, ls, ys = [], [], []
-    with tqdm(total=len(data), desc=desc, unit='img', disable=not progress, leave=False) as bar:
-        for f, lg, y in iter_features(bb, data, batch_size, device, bf16, num_workers):
+    with tqdm(total=len(data), desc=name, unit='img', disable=not progress, leave=False) as bar:
+        for f, lg, y in iter_features(bb, data, batch_size, device, bf16, num_workers, channels_last):
             fs.append(f.cpu()); ls.append(lg.cpu()); ys.append(y.cpu())
             bar.update(len(f))
-    if not fs: raise ValueError(f"data set {desc!r} is empty")
+    if not fs: raise ValueError(f"data set {name!r} is empty")
     return torch.cat(fs), torch.cat(ls), torch.cat(ys)
 
 # %% ../nbs/04_features.ipynb #a7fc192e
@@ -115,6 +138,36 @@ def feature_cache_path(bb: Backbone, data, name: str, bf16: bool = False) -> tup
     key = tensor_digest(FEATURES_VERSION, model_fingerprint(bb), dataset_fingerprint(data), bool(bf16))
     return key, cache_dir('features')/f"{''.join(c if c.isalnum() or c in '-_' else '_' for c in name)}-{key}.pt"
 
+def read_cache(path,     # a feature cache file
+               model     # the nn.Module or `Backbone` the features must fit (width, classes)
+              ) -> Features | None:
+    "The `Features` in the cache file `path` (meta `cached=True`), or None when it is missing, damaged or does not fit `model` (a warning says why)."
+    bb = model if isinstance(model, Backbone) else Backbone(model)
+    hit = _load_checked(Path(path))
+    if hit is None: return None
+    if (why := _fits(hit, bb)) is not None: warnings.warn(f"cache file {path} {why}: recomputing it"); return None
+    return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})
+
+def cache_lookup(model,                   # an nn.Module or a `Backbone`
+                 data,                    # the data set whose features are looked up
+                 name: str | None = None, # part of the file name (default: `data_name(data)`)
+                 bf16: bool = False) -> tuple[str, Path, Features | None]:
+    "`(key, path, features)`: the cache key and file of `data`'s features from `model`, and the cached `Features` when that file is complete and fits (else None)."
+    bb = model if isinstance(model, Backbone) else Backbone(model)
+    key, path = feature_cache_path(bb, data, data_name(data, name), bf16)
+    return key, path, read_cache(path, bb)
+
+def make_features(f, lg, y,               # features (N, q), logits (N, L), labels (N,) on the CPU
+                  name: str, seconds: float,  # the data's name, the time the pass took
+                  bf16: bool = False, device=None,
+                  key: str | None = None, path=None, # the cache key and file (`cache_lookup`), or None
+                  write: bool = False,    # write the cache file `path`
+                  **extra) -> Features:   # more meta, e.g. world_size
+    "Freshly computed `Features` with `extract`'s meta (`extra` added), written to the cache file `path` when `write`."
+    meta = {'name': name, 'n': len(f), 'seconds': seconds, 'images_per_second': len(f) / seconds, 'bf16': bool(bf16), 'device': str(device), 'key': key, **extra}
+    if write: _save_atomic({'features': f, 'logits': lg, 'labels': y, 'meta': meta}, Path(path))
+    return Features(f, lg, y, {**meta, 'cached': False, 'path': None if path is None else str(path)})
+
 def extract(model,                      # an nn.Module (its last operation an nn.Linear) or a `Backbone`
             data,                       # `ImageTensors` or any Dataset yielding (image, label)
             batch_size: int = 256,
@@ -125,41 +178,13 @@ def extract(model,                      # an nn.Module (its last operation an nn
             name: str | None = None,    # shown in the progress bar and the file name
             num_workers: int = 0) -> Features:
     "Features, logits and labels of `data` from one no-grad, eval-mode pass, cached on disk."
-    bb, device, name = _setup(model, data, device, name)
-    key, path, hit = _cache_lookup(bb, data, name, bf16) if cache else (None, None, None)
-    if hit is not None: return _cached(hit, path)
-    _check_model_device(bb, device)
-    t0 = time.time()
-    f, lg, y = _run(bb, data, batch_size, device, bf16, progress, name, num_workers)
-    return _computed(f, lg, y, t0, name, bf16, device, key, path, write=cache)
-
-# The steps of `extract`, shared with `extract_distributed` (nbs/17_distributed.ipynb)
-def _setup(model, data, device, name):
-    "The `Backbone`, the device and the name that `extract` works with."
     bb = model if isinstance(model, Backbone) else Backbone(model)
-    return bb, (torch.device(device) if device else default_device()), (name or getattr(data, 'name', None) or type(data).__name__)
-
-def _cache_lookup(bb: Backbone, data, name: str, bf16: bool):
-    "(key, path, entry): the cache key and file of `data`'s features, and its entry when complete and fit for `bb` (else None; a warning says why)."
-    key, path = feature_cache_path(bb, data, name, bf16)
-    hit = _load_checked(path)
-    if hit is not None and (why := _fits(hit, bb)) is not None:
-        warnings.warn(f"cache file {path} {why}: recomputing it"); hit = None
-    return key, path, hit
-
-def _cached(hit, path) -> Features:
-    return Features(hit['features'], hit['logits'], hit['labels'], {**hit['meta'], 'cached': True, 'path': str(path)})
-
-def _check_model_device(bb: Backbone, device):
-    model_device = next(bb.model.parameters()).device
-    if model_device != device: raise ValueError(f"the model is on {model_device} but device={device}; move the model first (line_nb does not move your model)")
-
-def _computed(f, lg, y, t0, name, bf16, device, key, path, write: bool, **extra) -> Features:
-    "Freshly computed features with their meta (`extra` added); written to the cache file `path` when `write`."
-    secs = time.time() - t0
-    meta = {'name': name, 'n': len(f), 'seconds': secs, 'images_per_second': len(f) / secs, 'bf16': bool(bf16), 'device': str(device), 'key': key, **extra}
-    if write: _save_atomic({'features': f, 'logits': lg, 'labels': y, 'meta': meta}, Path(path))
-    return Features(f, lg, y, {**meta, 'cached': False, 'path': None if path is None else str(path)})
+    device, name = (torch.device(device) if device else default_device()), data_name(data, name)
+    key, path, hit = cache_lookup(bb, data, name, bf16) if cache else (None, None, None)
+    if hit is not None: return hit
+    t0 = time.time()
+    f, lg, y = run_features(bb, data, batch_size, device, bf16, progress, name, num_workers)
+    return make_features(f, lg, y, name, time.time() - t0, bf16, device, key, path, write=cache)
 
 # %% ../nbs/04_features.ipynb #8943b33b
 def offline_benchmark(seed: int = 0,          # CNN training seed and OOD-set seed

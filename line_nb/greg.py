@@ -12,7 +12,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import cache_dir, set_seed, tensor_digest, check_pct
 from .data import ImageTensors, fashion_mnist
-from .models import fashion_cnn, FASHION_CNN_VERSION
+from .models import fashion_cnn, FASHION_CNN_VERSION, Backbone
+from .features import iter_features
 from .oodsets import auxiliary_outliers
 from .detectors import energy
 
@@ -156,16 +157,11 @@ class GRegConfig:
     def grad_weight(self) -> float: return 0. if self.method == 'energy' else self.lambda_grad
 
 # %% ../nbs/30_greg.ipynb #ec701348
-@torch.no_grad()
 def energies_and_features(model: nn.Module, images: torch.Tensor, bs: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    "Free energies (N,) and penultimate features (N, q) of uint8 `images`, no grad, model in eval mode (CPU tensors)."
-    dev = next(model.parameters()).device; es, fs = [], []
-    was = model.training; model.eval()
-    try:
-        for i in range(0, len(images), bs):
-            h = model.forward_features(images[i:i + bs].to(dev).float().div_(255))   # (n, q)
-            es.append(free_energy(model.fc(h)).cpu()); fs.append(h.cpu())
-    finally: model.train(was)
+    "Free energies (N,) and penultimate features (N, q) of uint8 `images` scaled to [0, 1], from `iter_features` (no grad, eval mode, on the model's device); CPU tensors."
+    es, fs = [], []
+    for h, lg, _ in iter_features(Backbone(model, head='fc'), ImageTensors(images), bs, next(model.parameters()).device):   # (n, q), (n, L)
+        es.append(free_energy(lg).cpu()); fs.append(h.cpu())
     return torch.cat(es), torch.cat(fs)
 
 def calibrate_margins(model: nn.Module,

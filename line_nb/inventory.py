@@ -118,8 +118,8 @@ def inventory() -> list[DataItem]:
 def verify(item: DataItem) -> bool | None:
     "True / False: the file at `item.path` matches / does not match its published md5; None when there is no file or no checksum."
     if item.path is None or item.md5 is None or not Path(item.path).is_file(): return None
-    from line_nb.densenet import file_md5
-    return file_md5(item.path) == item.md5
+    from torchvision.datasets.utils import check_md5
+    return check_md5(item.path, item.md5)
 
 def _mb(n): return '-' if n is None else f'{n / 1e6:,.1f} MB'
 

@@ -1,6 +1,7 @@
 "Quick checks of line_nb.densenet that need the DICE checkpoints (skipped when they cannot be found offline)."
 import pytest, torch, torch.nn as nn
-from line_nb.densenet import densenet100, find_dice_checkpoint, load_dice_densenet, DICE_CHECKPOINTS, file_md5
+from torchvision.datasets.utils import calculate_md5
+from line_nb.densenet import densenet100, find_dice_checkpoint, load_dice_densenet, DICE_CHECKPOINTS
 
 def _ckpt(ds):
     try: return find_dice_checkpoint(ds, download=False)
@@ -9,7 +10,7 @@ def _ckpt(ds):
 @pytest.mark.parametrize('ds,n', [('cifar10', 10), ('cifar100', 100)])
 def test_strict_load(ds, n):
     p = _ckpt(ds)
-    assert file_md5(p) == DICE_CHECKPOINTS[ds][2]
+    assert calculate_md5(p) == DICE_CHECKPOINTS[ds][2]
     sd = torch.load(p, map_location='cpu', weights_only=True)['state_dict']
     res = densenet100(n).load_state_dict(sd, strict=True)
     assert res.missing_keys == [] and res.unexpected_keys == []
