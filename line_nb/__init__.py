@@ -27,6 +27,7 @@ _EXPORTS = {   # module -> the names it exports at the top level
     'benchmark': 'run_benchmark BenchmarkResult evaluate paper_layout fit_detector score_folder',
     'greg': 'GRegConfig GREG_METHODS free_energy energy_bounded_loss energy_grad_norms greg_loss greg_plus_select calibrate_margins greg_finetune greg_fashion_cnn ood_comparison',
     'distributed': 'init_distributed extract_distributed fit_distributed all_reduce_fit_state shard',
+    'interop': 'PytorchOOD OpenOODPostprocessor openood_aps HYPERPARAMETER_SPACES',   # PytorchOOD is built on first use (needs pytorch-ood)
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names.split()}
 __all__ = list(_WHERE)

@@ -5,6 +5,7 @@
 # %% ../nbs/03_models.ipynb #5b2b01df
 from __future__ import annotations
 import time, os, warnings
+from collections.abc import Mapping
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -163,11 +164,30 @@ def find_head(model: nn.Module, head=None) -> tuple[str, nn.Linear]:
     return lins[-1]
 
 # %% ../nbs/03_models.ipynb #6a89628a
+def _output_logits(out, output=None):
+    "The logits in a model's output `out`: `output` is None (automatic), an attribute or key name, an index, or a callable."
+    if output is not None:
+        if callable(output): return output(out)
+        if isinstance(output, int): return out[output]
+        if isinstance(output, str):
+            if hasattr(out, output): return getattr(out, output)
+            if isinstance(out, Mapping) and output in out: return out[output]
+            raise TypeError(f"the model's output ({type(out).__name__}) has no attribute or key {output!r}")
+        raise TypeError(f"output must be None, an attribute or key name, an index or a callable, got {type(output).__name__}")
+    if isinstance(out, torch.Tensor): return out
+    if hasattr(out, 'logits'): return out.logits                                  # Hugging Face ModelOutput and look-alikes
+    if isinstance(out, Mapping) and 'logits' in out: return out['logits']
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor): return out[0]   # (logits, ...), e.g. return_dict=False
+    raise TypeError(f"cannot find the logits in the model's output ({type(out).__name__}): pass output=... "
+                    "(an attribute or key name, an index, or a callable taking the output and returning the logits)")
+
 class Backbone:
     "Penultimate features, logits and head (W, b) of a classifier whose last operation is an `nn.Linear`."
     def __init__(self, model: nn.Module, # any classifier; it is never modified
-                 head=None):              # name or module of the final linear layer; default: the last nn.Linear
-        self.model = model
+                 head=None,               # name or module of the final linear layer; default: `model.get_classifier()` (timm) if a Linear, else the last nn.Linear
+                 output=None):            # where the logits are in the forward's result: None (automatic), attribute/key name, index or callable
+        self.model, self.output = model, output
+        if head is None and callable(getattr(model, 'get_classifier', None)) and isinstance(model.get_classifier(), nn.Linear): head = model.get_classifier()
         self.head_name, self.head = find_head(model, head)
         self._checked = False
     @property
@@ -180,14 +200,18 @@ class Backbone:
     def num_features(self) -> int: return self.head.in_features
     @property
     def num_classes(self) -> int: return self.head.out_features
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        "The model's logits (N, L) for a batch, taken out of whatever its forward returns (see `output`)."
+        return _output_logits(self.model(x), self.output)
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "`(features (N, q), logits (N, L))` for a batch, from one forward pass of the unmodified model."
         box = []
         h = self.head.register_forward_pre_hook(lambda mod, inp: box.append(inp[0]))
-        try: logits = self.model(x)
+        try: logits = self.logits(x)
         finally: h.remove()
         if len(box) != 1: raise RuntimeError(f"the head {self.head_name!r} ran {len(box)} times in one forward pass; pass head=... naming the final linear layer")
         feats = box[0]
+        if not isinstance(logits, torch.Tensor): raise TypeError(f"the logits taken from the model's output are a {type(logits).__name__}, not a tensor: pass output=...")
         if feats.ndim != 2 or logits.ndim != 2 or logits.shape != (len(feats), self.num_classes):
             raise RuntimeError(f"expected features (N, {self.num_features}) and logits (N, {self.num_classes}), got {tuple(feats.shape)} and {tuple(logits.shape)}")
         if not self._checked: self._check(feats, logits)
@@ -202,6 +226,7 @@ class Backbone:
                                    "line_nb needs logits = W h + b; wrap the model so that the final nn.Linear is its last operation")
         self._checked = True
     def __repr__(self): return f"Backbone({type(self.model).__name__}, head={self.head_name!r}, q={self.num_features}, L={self.num_classes})"
+
 
 # %% ../nbs/03_models.ipynb #e8577b0d
 def _imagenet_archs():
