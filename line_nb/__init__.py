@@ -22,7 +22,7 @@ _EXPORTS = {   # module -> the names it exports at the top level
     'actprune': 'activation_masks',
     'weightprune': 'weight_thresholds weight_mask',
     'line': 'LINe LINE_PRESETS explain',
-    'baselines': 'ODIN Mahalanobis Clip ReAct DICE DICEReAct KNN NAN nan_score NANKNN NERO ASH SCALE ash scale PytorchOODDetector',
+    'baselines': 'ODIN Mahalanobis Clip ReAct DICE DICEReAct KNN NAN nan_score NANKNN NERO ASH SCALE ash scale',
     'registry': 'DETECTORS ALL_DETECTORS BENCHMARK_SETTINGS detector_name detector_parameters make_detector build_detectors check_hyperparameters save_detector load_detector',
     'benchmark': 'run_benchmark BenchmarkResult evaluate paper_layout fit_detector score_folder',
     'greg': 'GRegConfig GREG_METHODS free_energy energy_bounded_loss energy_grad_norms greg_loss greg_plus_select calibrate_margins greg_finetune greg_fashion_cnn ood_comparison',

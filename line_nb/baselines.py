@@ -16,7 +16,7 @@ from .features import iter_batches
 
 # %% auto #0
 __all__ = ['ODIN', 'Mahalanobis', 'Clip', 'ReAct', 'DICE', 'DICEReAct', 'KNN', 'nan_score', 'NAN', 'NERO', 'ash', 'scale', 'ASH',
-           'SCALE', 'NANKNN', 'PytorchOODDetector']
+           'SCALE', 'NANKNN']
 
 # %% ../nbs/16_baselines.ipynb #ffc83aa6
 class ODIN(Detector):
@@ -36,7 +36,7 @@ class ODIN(Detector):
                                             "use score(model, data) or score_inputs(model, x), or ODIN(..., eps=0)")
         return F.softmax(self.logits(x) / self.T, dim=1).max(1).values
     def perturb(self, model, x: torch.Tensor) -> torch.Tensor:
-        "The perturbed inputs `x'`; gradients flow to the input only."
+        "The perturbed inputs `x'` (`model`: a callable from inputs to logits); gradients flow to the input only."
         x = x.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             logits = model(x) / self.T
@@ -50,12 +50,12 @@ class ODIN(Detector):
     def score_inputs(self, model, x: torch.Tensor) -> torch.Tensor:
         "ODIN scores for one batch of inputs; the model runs in eval mode and is left as it was."
         if self.eps == 0: return super().score_inputs(model, x)
-        m = model.model if isinstance(model, Backbone) else model
-        was_training = m.training; m.eval()
+        bb = model if isinstance(model, Backbone) else Backbone(model)   # logits out of whatever the forward returns
+        was_training = bb.model.training; bb.model.eval()
         try:
-            xp = self.perturb(m, x)
-            with torch.no_grad(): return F.softmax(m(xp).float() / self.T, dim=1).max(1).values
-        finally: m.train(was_training)
+            xp = self.perturb(bb.logits, x)
+            with torch.no_grad(): return F.softmax(bb.logits(xp).float() / self.T, dim=1).max(1).values
+        finally: bb.model.train(was_training)
     def score(self, model, data, batch_size: int = 256, device=None, progress: bool = True, **kw) -> torch.Tensor:
         "Score a data set; with eps > 0 every batch takes one forward, one backward and one more forward pass (not cached)."
         if self.eps == 0: return super().score(model, data, batch_size=batch_size, device=device, progress=progress, **kw)
@@ -318,35 +318,3 @@ class NANKNN(NAN):
     "NAN + KNN (Park et al., 2023): minus KNN's distance divided by NAN; its hyperparameters are KNN's."
     def __init__(self, W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25):
         super().__init__(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries))
-
-# %% ../nbs/16_baselines.ipynb #5049a7d3
-try: from pytorch_ood.api import Detector as _PytorchOODBase
-except ImportError: _PytorchOODBase = None
-
-class PytorchOODDetector(_PytorchOODBase or object):
-    "A line_nb detector seen as a pytorch-ood `Detector`: scores negated (higher = more OOD)."
-    def __init__(self, detector: Detector,
-                 model: nn.Module | None = None):   # needed by `fit(loader)` and `predict(x)`
-        if _PytorchOODBase is None: raise ImportError("PytorchOODDetector needs pytorch-ood: pip install pytorch-ood")
-        if not isinstance(detector, Detector): raise TypeError(f"detector must be a line_nb Detector, got {type(detector).__name__}")
-        self.detector, self.model = detector, model
-        self.requires_fit = detector.needs_fit
-    def _backbone(self):
-        if self.model is None: raise ValueError("this PytorchOODDetector has no model: pass model=... to use fit(loader) or predict(x)")
-        return self.model if isinstance(self.model, Backbone) else Backbone(self.model)
-    def fit_features(self, z: torch.Tensor, y: torch.Tensor | None = None):
-        "Fit on features; rows with negative labels (OOD in pytorch-ood) are left out."
-        if y is not None:
-            known = torch.as_tensor(y) >= 0
-            if not known.any(): raise ValueError("no ID samples (every label is negative)")
-            z, y = z[known], torch.as_tensor(y)[known]
-        self.detector.fit_features(z, y); return self
-    @torch.no_grad()
-    def fit(self, data_loader):
-        "Fit from a loader of (x, y) batches through the model."
-        bb = self._backbone(); was = bb.model.training; bb.model.eval()
-        try: zs, ys = zip(*[(bb(x.to(self.detector.W.device))[0].float().cpu(), torch.as_tensor(y)) for x, y in data_loader])
-        finally: bb.model.train(was)
-        return self.fit_features(torch.cat(zs), torch.cat(ys))
-    def predict_features(self, z: torch.Tensor) -> torch.Tensor: return -self.detector.score_features(z)
-    def predict(self, x: torch.Tensor) -> torch.Tensor: return -self.detector.score_inputs(self._backbone(), x)

@@ -10,25 +10,20 @@ import torch, torch.nn as nn
 from tqdm.auto import tqdm
 from .detectors import Detector
 from .models import Backbone
+from .registry import DETECTORS, detector_parameters, make_detector
 
 # %% auto #0
 __all__ = ['HYPERPARAMETER_SPACES', 'OpenOODPostprocessor', 'openood_aps']
 
 # %% ../nbs/08_interop.ipynb #592f828d
-def _registry():
-    "The module holding `DETECTORS`, `detector_parameters` and `make_detector`: `line_nb.registry` if it exists, else `line_nb.baselines`."
-    try: from line_nb import registry as r
-    except ImportError: from line_nb import baselines as r
-    return r
-
 def _defaults(name: str) -> dict:
     "Keyword defaults of detector `name`'s factory."
-    sig = inspect.signature(_registry().DETECTORS[name])
-    return {p: v.default for p, v in sig.parameters.items() if p in _registry().detector_parameters(name) and v.default is not inspect.Parameter.empty}
+    sig = inspect.signature(DETECTORS[name])
+    return {p: v.default for p, v in sig.parameters.items() if p in detector_parameters(name) and v.default is not inspect.Parameter.empty}
 
 def _name_of(det: Detector) -> str | None:
     "The registry name of a built detector's class, or None."
-    return {v: k for k, v in _registry().DETECTORS.items() if isinstance(v, type)}.get(type(det))
+    return {v: k for k, v in DETECTORS.items() if isinstance(v, type)}.get(type(det))
 
 # %% ../nbs/08_interop.ipynb #2f60ce69
 _PCTS = [10., 30., 50., 70., 90.]
@@ -73,13 +68,12 @@ class _PytorchOOD:
             if W is not None or b is not None or kw: raise ValueError("pass a built line_nb Detector alone, or a detector name with W, b and its hyperparameters")
             self.name, self.params, self.detector = _name_of(detector), None, detector    # params None: not known, read from the detector
         elif isinstance(detector, str):
-            reg = _registry()
-            unknown = sorted(set(kw) - set(reg.detector_parameters(detector)))   # also checks the name
-            if unknown: raise TypeError(f"{detector} has no hyperparameter {', '.join(unknown)}; it takes {', '.join(reg.detector_parameters(detector)) or 'none'}")
+            unknown = sorted(set(kw) - set(detector_parameters(detector)))   # also checks the name
+            if unknown: raise TypeError(f"{detector} has no hyperparameter {', '.join(unknown)}; it takes {', '.join(detector_parameters(detector)) or 'none'}")
             if W is None:
                 if self.model is None: raise ValueError("give the head: W (and b), or a model / Backbone")
                 W = self.model
-            self.name, self.params, self.detector = detector, dict(kw), reg.make_detector(detector, W, b, **kw)
+            self.name, self.params, self.detector = detector, dict(kw), make_detector(detector, W, b, **kw)
         else: raise TypeError(f"detector must be a detector name or a line_nb Detector, got {type(detector).__name__}")
         self.encoder = encoder if encoder is not None else None if self.model is None else _BackboneFeatures(self.model)
         space = HYPERPARAMETER_SPACES.get(self.name, {}) if hyperparameter_space is None else hyperparameter_space
@@ -108,7 +102,7 @@ def _set_hyperparameters(self, **kw):
     if _is_line(det):
         self.detector = det.with_settings(**kw) if int(det.class_counts.sum()) else type(det)(det.W, det.b, **{**det.get_extra_state(), **kw})
     elif self.params is None: raise NotImplementedError(f"a built {type(det).__name__} cannot be rebuilt with other hyperparameters: pass its name, PytorchOOD(name, W, b, ...)")
-    else: self.detector = _registry().make_detector(self.name, det.W, det.b, **{**self.params, **kw})
+    else: self.detector = make_detector(self.name, det.W, det.b, **{**self.params, **kw})
     if self.params is not None: self.params.update(kw)
     self.requires_fit = bool(self.detector.needs_fit)
     return self
@@ -200,12 +194,11 @@ class OpenOODPostprocessor:
                  APS_mode: bool = False,          # OpenOOD's evaluator runs its parameter search when True
                  progress: bool = False,          # progress bar in `setup`
                  **kw):                           # the detector's hyperparameters
-        reg = _registry()
-        unknown = sorted(set(kw) - set(reg.detector_parameters(detector)))
+        unknown = sorted(set(kw) - set(detector_parameters(detector)))
         if unknown: raise TypeError(f"{detector} has no hyperparameter {', '.join(unknown)}")
         self.name, self.head, self.output, self.kw, self.progress = detector, head, output, dict(kw), progress
         self.args_dict = {k: list(v) for k, v in (HYPERPARAMETER_SPACES.get(detector, {}) if args_dict is None else args_dict).items()}
-        bad = sorted(set(self.args_dict) - set(reg.detector_parameters(detector)))
+        bad = sorted(set(self.args_dict) - set(detector_parameters(detector)))
         if bad: raise ValueError(f"args_dict names {', '.join(bad)}, which {detector} does not take")
         self.APS_mode, self.hyperparam_search_done = bool(APS_mode), False
         self.config, self.setup_flag, self.detector, self._bb, self._train = None, False, None, None, None
@@ -222,7 +215,7 @@ def _setup(self: OpenOODPostprocessor, net: nn.Module, id_loader_dict: dict, ood
     "Fit the detector on `id_loader_dict['train']` (dict batches), once; `ood_loader_dict` is not used."
     if self.setup_flag: return
     bb, dev = self._backbone(net), _device_of(net)
-    det = _registry().make_detector(self.name, bb.W, bb.b, **self.kw)
+    det = make_detector(self.name, bb.W, bb.b, **self.kw)
     if det.needs_fit:
         was = net.training; net.eval()
         try:
@@ -262,7 +255,7 @@ def _set_hyperparam(self: OpenOODPostprocessor, hyperparam: list):
     self.kw.update(new)
     if _is_line(self.detector): self.detector = self.detector.with_settings(**new)
     else:
-        det = _registry().make_detector(self.name, self.detector.W, self.detector.b, **self.kw)
+        det = make_detector(self.name, self.detector.W, self.detector.b, **self.kw)
         if det.needs_fit:
             if self._train is None: raise RuntimeError(f"{self.name} needs its training features again: call setup first")
             det.fit_features(*self._train)

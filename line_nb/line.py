@@ -5,6 +5,7 @@
 # %% ../nbs/15_line.ipynb #dd7c9ccd
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
+from fastcore.basics import patch
 from .core import check_pct, check_labels
 from .detectors import Detector
 from .clipping import clip_activations, check_clip_threshold
@@ -12,7 +13,7 @@ from .actprune import activation_masks, check_mode
 from .weightprune import weight_thresholds, weight_mask as _weight_mask
 
 # %% auto #0
-__all__ = ['LINE_PRESETS', 'LINe', 'with_settings', 'weight_mask', 'explain']
+__all__ = ['LINE_PRESETS', 'LINe', 'explain']
 
 # %% ../nbs/15_line.ipynb #b7dfc3b8
 LINE_PRESETS = {  # (act_prune_pct, weight_prune_pct, clip_threshold) from the official scripts
@@ -65,20 +66,23 @@ def _add(self: LINe, x, y):
     self.fitted.fill_(False)
     return self
 
-def _accumulate(self: LINe, features, labels):
+@patch
+def accumulate(self: LINe, features, labels):
     "Add a chunk of ID training features and their TRUE labels to the class-wise sums."
     x = self._prep(features, 'train features')
     return self._add(x, check_labels(labels, len(x), self.num_classes).to(x.device))
 
-def _reset(self: LINe):
+@patch
+def reset(self: LINe):
     "Forget all accumulated statistics."
     self.class_sums.zero_(); self.class_counts.zero_(); self.fitted.fill_(False); return self
 
-LINe._add, LINe.accumulate, LINe.reset = _add, _accumulate, _reset
+LINe._add = _add
 
 # %% ../nbs/15_line.ipynb #bdb1cbbc
+@patch
 @torch.no_grad()
-def _finalize(self: LINe):
+def finalize(self: LINe):
     "Contributions (Eq. 5), activation masks (Eq. 6) and per-class weight thresholds (Eq. 7) from the sums."
     empty = (self.class_counts == 0).nonzero()[:, 0].tolist()
     if empty: raise ValueError(f"classes {empty[:20]}{'...' if len(empty) > 20 else ''} have no training samples: "
@@ -91,8 +95,6 @@ def _finalize(self: LINe):
     self.fitted.fill_(True)
     return self
 
-LINe.finalize = _finalize
-
 # %% ../nbs/15_line.ipynb #04c3860b
 def _fit(self: LINe, x, y):
     if y is None: raise ValueError("LINe needs the training labels: fit_features(features, labels)")
@@ -100,12 +102,14 @@ def _fit(self: LINe, x, y):
     for s in range(0, len(x), 65536): self._add(x[s:s + 65536], y[s:s + 65536])   # fit_features has checked x and y
     self.finalize()
 
-def _fit_stream(self: LINe, chunks):
+@patch
+def fit_stream(self: LINe, chunks):
     "Fit from an iterable of `(features, labels)` chunks, without holding them all."
     self.reset()
     for f, y in chunks: self.accumulate(f, y)
     return self.finalize()
 
+@patch
 def with_settings(self: LINe, **kw) -> LINe:
     "A LINe with other hyperparameters (`act_prune_pct`, `weight_prune_pct`, `clip_threshold`, `mode`), fitted from this one's class sums: no pass over the data."
     if not int(self.class_counts.sum()): raise RuntimeError("this LINe has no class sums: fit it first (fit_features, fit_stream or accumulate)")
@@ -113,15 +117,14 @@ def with_settings(self: LINe, **kw) -> LINe:
     det.class_sums.copy_(self.class_sums); det.class_counts.copy_(self.class_counts)
     return det.finalize()
 
-LINe._fit, LINe.fit_stream, LINe.with_settings = _fit, _fit_stream, with_settings
+LINe._fit = _fit
 
 # %% ../nbs/15_line.ipynb #ac50a68e
+@patch
 def weight_mask(self: LINe, l: int) -> torch.Tensor:
     "The (L, q) weight mask M_w^l used for inputs predicted as class `l`."
     if self.weight_prune_pct is None: return torch.ones_like(self.W, dtype=torch.bool)
     return _weight_mask(self.contrib, self.W, self.weight_thr, l, self.mode)
-
-LINe.weight_mask = weight_mask
 
 # %% ../nbs/15_line.ipynb #0b75a8ad
 _FOLD_MIN = 2.0 ** -60   # |C[l, i]| below this is not divided by (h / |C| could overflow): such a neuron's mask is built as written

@@ -21,7 +21,7 @@ SPEED = "a choice between two code paths (or buffers) that compute the same valu
 EQUIVALENT = {
     **{f'line_nb.{n}': DEVICE for n in [
         'contrib.x_class_means__mutmut_9', 'contrib.x_class_means__mutmut_26', 'contrib.x_class_means__mutmut_30',
-        'contrib.x_contributions__mutmut_2', 'line.x__accumulate__mutmut_12', 'line.x__score_plan__mutmut_55', 'line.x__score_plan__mutmut_57',
+        'contrib.x_contributions__mutmut_2', 'line.x__score_plan__mutmut_55', 'line.x__score_plan__mutmut_57',
         *[f'line.xǁLINeǁ__init____mutmut_{k}' for k in (44, 48, 57, 60, 69, 72, 82, 86, 94, 96)],
         'weightprune.x_weight_mask__mutmut_12', 'weightprune.x_weight_mask__mutmut_14',
         *[f'weightprune.x_weight_thresholds_direct__mutmut_{k}' for k in (15, 17, 20, 22, 33, 35)]]},

@@ -130,7 +130,7 @@ def test_pytorch_ood_grid_search_picks_the_best_auroc():
 
 
 def test_hyperparameter_spaces_build():
-    from line_nb.baselines import make_detector, detector_parameters
+    from line_nb.registry import make_detector, detector_parameters
     for n, space in HYPERPARAMETER_SPACES.items():
         assert space and set(space) <= set(detector_parameters(n)), n
         for p, vals in space.items():
@@ -273,3 +273,18 @@ def test_transformers_image_classifier():
         close(Backbone(m, output='logits')(x)[1], out.logits)
         close(bb.logits(x), m(x, return_dict=False)[0])
     line_fits_and_scores(m)
+
+
+def test_odin_perturbs_models_whose_forward_returns_an_object():
+    "ODIN with eps > 0 back-propagates to the input through `Backbone.logits`, so a ModelOutput-returning model works like a plain one."
+    tr = pytest.importorskip('transformers', reason='transformers is a dev requirement: pip install transformers')
+    from line_nb import ODIN
+    torch.manual_seed(0)
+    m = tr.ViTForImageClassification(tr.ViTConfig(image_size=32, patch_size=8, num_labels=10, hidden_size=64, num_hidden_layers=2,
+                                                  num_attention_heads=2, intermediate_size=128)).eval()
+    x = torch.rand(6, 3, 32, 32)
+    odin = ODIN(Backbone(m), T=10., eps=0.01)
+    s = odin.score_inputs(m, x)
+    xp = odin.perturb(lambda z: m(z).logits, x)
+    with torch.no_grad(): ref = torch.softmax(m(xp).logits / 10., 1).max(1).values
+    close(s, ref); assert not torch.equal(xp, x)          # the input moved, and the score is that of the moved input

@@ -4,7 +4,7 @@ Where the two differ by definition (documented in nbs/16_baselines.ipynb), parit
 import numpy as np, pytest, torch, torch.nn as nn
 pood = pytest.importorskip('pytorch_ood.detector')
 from line_nb import (MSP, ODIN, Mahalanobis, Energy, ReAct, DICE, DICEReAct, ASH, SCALE, KNN, LINe, NAN, NERO,
-                     PytorchOODDetector)
+                     PytorchOOD)
 
 TOL = 1e-4
 torch.set_num_threads(1)
@@ -130,15 +130,15 @@ def test_adapter_is_a_pytorch_ood_detector(setup):
     xs = torch.randn(100, 3, 8, 8, generator=g); ys = torch.arange(100) % 5; ys[:10] = -1
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xs, ys), batch_size=32)
     for det in [LINe(net.fc, clip_threshold=None), KNN(net.fc, k=3), NERO(net.fc), NAN(net.fc), Mahalanobis(net.fc)]:
-        ad = PytorchOODDetector(det, net)
+        ad = PytorchOOD(det, model=net)
         assert isinstance(ad, Detector) and ad.requires_fit == det.needs_fit
         ad.fit(loader)
         with torch.no_grad(): zz = net.body(x)
         close(ad.predict(x), -det.score_features(zz))
         close(ad.predict_features(zz), -det.score_features(zz))
     ref = KNN(net.fc, k=3).fit_features(net.body(xs[10:]).detach())
-    close(PytorchOODDetector(KNN(net.fc, k=3), net).fit(loader).predict_features(z), -ref.score_features(z))   # OOD-labelled rows skipped
+    close(PytorchOOD(KNN(net.fc, k=3), model=net).fit(loader).predict_features(z), -ref.score_features(z))   # OOD-labelled rows skipped
     with pytest.raises(ValueError, match='no ID samples'):
-        PytorchOODDetector(KNN(net.fc, k=3)).fit_features(z_tr, torch.full((len(z_tr),), -1))
+        PytorchOOD(KNN(net.fc, k=3)).fit_features(z_tr, torch.full((len(z_tr),), -1))
     with pytest.raises(ValueError, match='has no model'):
-        PytorchOODDetector(Energy(net.fc)).predict(x)
+        PytorchOOD(Energy(net.fc)).predict(x)
