@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np, torch
 from tqdm.auto import tqdm
 from .core import default_device, native_bf16
-from .metrics import ood_metrics, accuracy, METRIC_NAMES
+from .metrics import ood_metrics, accuracy, METRIC_NAMES, bootstrap as bootstrap_replicates, interval, paired_difference
 from .detectors import Detector
 from .baselines import ODIN
 from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, ImageFiles, subset, take, _subset_indices
@@ -25,7 +25,8 @@ from .registry import (ALL_DETECTORS, BENCHMARK_SETTINGS, MODEL_SETTINGS, detect
 # %% auto #0
 __all__ = ['PAPER_AVERAGES', 'ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'PAPER_OOD_FOLDERS', 'paper_averages', 'evaluate',
            'paper_layout', 'averages_with_paper', 'plan_benchmark', 'model_pipeline', 'load_model', 'load_benchmark',
-           'BenchmarkResult', 'run_benchmark', 'save_figures', 'fit_detector', 'score_folder']
+           'BenchmarkResult', 'run_benchmark', 'SeedResults', 'run_seeds', 'save_figures', 'fit_detector',
+           'score_folder']
 
 # %% ../nbs/06b_benchmark.ipynb #e57f162f
 PAPER_AVERAGES = {  # the LINe paper's published averages (FPR95 %, AUROC %); NOT computed by line_nb
@@ -279,11 +280,26 @@ class BenchmarkResult:
     rows: 'pandas.DataFrame'   # one row per detector and OOD set, plus 'average': FPR95, AUROC, AUPR-In, AUPR-Out, id_accuracy (percent)
     scores: dict               # {detector: (ID test scores, {OOD set: scores})}
     info: dict                 # provenance: data, model, hyperparameters, notes, options (results.json)
+    replicates: dict | None = None   # paired bootstrap replicates (`line_nb.metrics.bootstrap`), when asked for
     @property
     def label(self) -> str: return self.info['label']
-    def table(self, metrics=('FPR95', 'AUROC'), decimals: int = 2) -> 'pandas.DataFrame':
-        "The paper's layout: a row per detector, (OOD set, metric) columns, the average last."
-        return paper_layout(self.rows, metrics, decimals)
+    def table(self, metrics=('FPR95', 'AUROC'), decimals: int = 2, intervals: bool = True) -> 'pandas.DataFrame':
+        "The paper's layout: a row per detector, (OOD set, metric) columns, the average last; with bootstrap replicates, each cell `value [lo, hi]`."
+        wide = paper_layout(self.rows, metrics, decimals)
+        if not (intervals and self.replicates): return wide
+        out = wide.astype(object)
+        for (o, m) in wide.columns:
+            if m not in ('FPR95', 'AUROC'): continue
+            for d in wide.index:
+                lo, hi = interval(self.replicates[d][o][m], self.info['bootstrap']['level'])
+                out.loc[d, (o, m)] = f"{wide.loc[d, (o, m)]:.{decimals}f} [{lo:.{decimals}f}, {hi:.{decimals}f}]"
+        return out
+    def compare(self, a: str, b: str, metric: str = 'FPR95', ood: str = 'average') -> dict:
+        "Detector `a` minus detector `b` on `metric` (`ood`: a set or 'average'), with the paired bootstrap interval and whether it excludes 0."
+        if not self.replicates: raise ValueError("no bootstrap replicates: run the benchmark with bootstrap=N")
+        get = lambda d: float(self.rows.set_index(['detector', 'ood']).loc[(d, ood), metric])
+        lo, hi = paired_difference(self.replicates, a, b, ood, metric, self.info['bootstrap']['level'])
+        return {'difference': get(a) - get(b), 'lo': lo, 'hi': hi, 'excludes_0': not lo <= 0 <= hi}
     def averages(self, paper: str | None = None) -> 'pandas.DataFrame':
         "Average FPR95 / AUROC per detector, beside the paper's published averages for benchmark `paper` (a key of PAPER_AVERAGES)."
         return averages_with_paper(self.rows, paper)
@@ -301,9 +317,13 @@ class BenchmarkResult:
         stand_in = [n for n, o in i['ood'].items() if o['offline_stand_in']]
         if stand_in: lines.append(f"OOD sets {', '.join(stand_in)} are offline stand-ins (line_nb.oodsets), not the paper's benchmarks.")
         lines.append("Scores: higher = in-distribution. FPR95: paper convention (ID positive; lower is better). All in percent.")
+        if self.replicates: lines.append(f"[lo, hi]: {i['bootstrap']['level']:g}% paired bootstrap intervals over the ID and OOD test images "
+                                         f"({i['bootstrap']['n']:,} replicates, seed {i['bootstrap']['seed']}).")
         with pd.option_context('display.width', 1000, 'display.max_columns', None, 'display.max_rows', None):
-            lines += ['', f"FPR95 and AUROC per OOD set and on average ({self.label}):", self.table().to_string(),
-                      '', f"AUPR-In and AUPR-Out ({self.label}):", self.table(('AUPR-In', 'AUPR-Out')).to_string()]
+            if self.replicates:   # one table per metric: cells with intervals are wide
+                lines += [x for m in ('FPR95', 'AUROC') for x in ('', f"{m} per OOD set and on average ({self.label}):", self.table((m,)).to_string())]
+            else: lines += ['', f"FPR95 and AUROC per OOD set and on average ({self.label}):", self.table().to_string()]
+            lines += ['', f"AUPR-In and AUPR-Out ({self.label}):", self.table(('AUPR-In', 'AUPR-Out')).to_string()]
         return '\n'.join(lines)
     def to_csv(self, path) -> Path:
         "The long table as CSV."
@@ -331,7 +351,9 @@ def run_benchmark(id: str = 'fashion-mnist', model: str | None = None, weights=N
                   odin_max: int | None = None,          # score ODIN on a seeded random subset of at most this many images per set
                   seed: int = 0,                        # Fashion-MNIST CNN training seed, offline OOD sets, subsets
                   batch_size: int = 256, workers: int = 0, bf16: bool = False, cache: bool = True, download: bool = True,
-                  device=None, progress: bool = True) -> BenchmarkResult:
+                  device=None, progress: bool = True,
+                  bootstrap: int | None = None,         # paired bootstrap replicates for intervals (e.g. 1000); None: none
+                  level: float = 95.) -> BenchmarkResult:
     "Run one OOD benchmark end to end (the arguments are `plan_benchmark`'s, then how to run it) and return its result."
     t0 = time.time()
     options = {k: v for k, v in locals().items() if k != 't0'}
@@ -365,7 +387,54 @@ def run_benchmark(id: str = 'fashion-mnist', model: str | None = None, weights=N
             'model': {'name': P.model, 'description': D.model_desc, 'weights': P.weights},
             'ood': {n: {'n': len(oods[n]), 'source': D.ood_desc[n], 'offline_stand_in': n in P.offline} for n in oods},
             'settings': P.settings, 'hyperparameters': hp, 'notes': notes, 'options': options, 'overridden': P.overridden}
-    return BenchmarkResult(df, {n: scores[n] for n in P.detectors}, info)
+    scores = {n: scores[n] for n in P.detectors}
+    reps = None
+    if bootstrap:
+        reps = bootstrap_replicates(scores, bootstrap, seed)
+        for m in ('FPR95', 'AUROC'):
+            ci = [interval(reps[d][o][m], level) for d, o in zip(df.detector, df.ood)]
+            df[f'{m}_lo'], df[f'{m}_hi'] = [c[0] for c in ci], [c[1] for c in ci]
+        info['bootstrap'] = {'n': bootstrap, 'seed': seed, 'level': level}
+    return BenchmarkResult(df, scores, info, reps)
+
+# %% ../nbs/06b_benchmark.ipynb #3e793789
+@dataclass
+class SeedResults:
+    "One `BenchmarkResult` per seed, and their summary over seeds."
+    results: dict   # {seed: BenchmarkResult}
+    def summary(self) -> 'pandas.DataFrame':
+        "Mean and standard deviation over seeds (ddof 1) of every metric, per detector and OOD set: a long table."
+        import pandas as pd
+        long = pd.concat([r.rows.assign(seed=s) for s, r in self.results.items()])
+        g = long.groupby(['detector', 'ood'], sort=False)[list(METRIC_NAMES) + ['id_accuracy']]
+        out = g.mean().join(g.std(ddof=1), rsuffix='_std').reset_index()
+        out.insert(2, 'seeds', len(self.results))
+        return out
+    def table(self, metrics=('FPR95', 'AUROC'), decimals: int = 2) -> 'pandas.DataFrame':
+        "The paper's layout with each cell `mean ± std` over seeds."
+        s = self.summary()
+        mean, std = paper_layout(s, metrics, decimals), paper_layout(s.drop(columns=list(METRIC_NAMES)).rename(columns=lambda c: c.removesuffix('_std')), metrics, decimals)
+        return mean.combine(std, lambda a, b: [f"{x:.{decimals}f} ± {y:.{decimals}f}" for x, y in zip(a, b)])
+    def report(self) -> str:
+        "Each seed's header, then the tables of mean ± std."
+        import pandas as pd
+        first = next(iter(self.results.values())).report().split('\n\n')[0]
+        acc = self.summary().groupby('seeds').id_accuracy.mean().iloc[0]
+        with pd.option_context('display.width', 1000, 'display.max_columns', None, 'display.max_rows', None):
+            return '\n'.join([first, f"seeds {', '.join(map(str, self.results))}: mean ID accuracy {acc:.2f}%; cells: mean ± standard deviation over seeds", '',
+                               'FPR95 and AUROC:', self.table().to_string(), '', 'AUPR-In and AUPR-Out:', self.table(('AUPR-In', 'AUPR-Out')).to_string()])
+    def save(self, out, figures: bool = False) -> list[Path]:
+        "Each seed's files in `out/seed{s}/`, and summary.csv (mean, std per detector, OOD set and metric) in `out`."
+        out = Path(out).expanduser(); out.mkdir(parents=True, exist_ok=True)
+        paths = [p for s, r in self.results.items() for p in r.save(out/f'seed{s}', figures)]
+        self.summary().to_csv(out/'summary.csv', index=False)
+        return paths + [out/'summary.csv']
+
+def run_seeds(seeds=(0, 1, 2), **kw) -> SeedResults:
+    "`run_benchmark(seed=s, **kw)` for each seed in `seeds` (at least 2)."
+    seeds = list(seeds)
+    if len(seeds) < 2 or len(set(seeds)) < len(seeds): raise ValueError(f"seeds must be 2 or more distinct integers, got {seeds}")
+    return SeedResults({s: run_benchmark(seed=s, **kw) for s in seeds})
 
 # %% ../nbs/06b_benchmark.ipynb #d08d88cb
 def save_figures(scores: dict, out, title: str = '') -> list[str]:

@@ -4,17 +4,18 @@
 
 # %% ../nbs/07_cli.ipynb #aed7ce3f
 from __future__ import annotations
-import argparse, json, math, sys
+import argparse, json, math, sys, time
 from pathlib import Path
 import torch
 from .registry import ALL_DETECTORS, BENCHMARK_SETTINGS
 from .config import DEFAULTS, UNSET, ConfigError, load_config, merged_options
-from .benchmark import ID_SETS, MODELS, DEFAULT_MODEL, PAPER_OOD_FOLDERS, run_benchmark, fit_detector, score_folder
+from .benchmark import ID_SETS, MODELS, DEFAULT_MODEL, PAPER_OOD_FOLDERS, run_benchmark, run_seeds, fit_detector, score_folder
 from .oodsets import OOD_SETS
 
 # %% auto #0
-__all__ = ['pct_option', 'positive_int', 'nonneg_int', 'clip_option', 'device_option', 'ood_folder_option', 'hp_option', 'parser',
-           'bench_actions', 'bench', 'fit_command', 'score_command', 'data_command', 'run', 'main']
+__all__ = ['pct_option', 'positive_int', 'nonneg_int', 'clip_option', 'device_option', 'ood_folder_option', 'seeds_option',
+           'hp_option', 'parser', 'bench_actions', 'bench', 'fit_command', 'score_command', 'data_command', 'run',
+           'main']
 
 # %% ../nbs/07_cli.ipynb #45d92177
 def _number(kind, ok, what: str, name: str):
@@ -32,14 +33,12 @@ pct_option = _number(float, lambda v: 0 <= v <= 100, 'a percentage in [0, 100]',
 def clip_option(s: str):
     "Parse --line-clip: a finite number, 'pNN' (the NN-th percentile of the ID training activations), or 'none'."
     s = s.strip().lower()
-    if s == 'none': return None
-    if s.startswith('p'): return ('pct', pct_option(s[1:]))
+    if s == 'none' or s.startswith('p'): return None if s == 'none' else ('pct', pct_option(s[1:]))
     try: v = float(s)
-    except ValueError: v = None
-    if v is None or not math.isfinite(v): raise argparse.ArgumentTypeError(f"expected a finite number, pNN (a percentile of ID activations) or none, got {s!r}")
+    except ValueError: v = math.nan
+    if not math.isfinite(v): raise argparse.ArgumentTypeError(f"expected a finite number, pNN (a percentile of ID activations) or none, got {s!r}")
     return v
 
-# %% ../nbs/07_cli.ipynb #ae9e079c
 def _csv(s):
     "A comma-separated list of names: non-empty, without repeats."
     names = [x.strip() for x in s.split(',') if x.strip()]
@@ -65,23 +64,26 @@ def ood_folder_option(s: str) -> tuple[str, str]:
 def _choice(choices):
     "Parse one of `choices`, case-insensitively."
     def parse(s: str) -> str:
-        for c in choices:
-            if s.strip().lower() == c.lower(): return c
-        raise argparse.ArgumentTypeError(f"invalid choice: {s!r} (choose from {', '.join(choices)})")
+        hit = {c.lower(): c for c in choices}.get(s.strip().lower())
+        if hit is None: raise argparse.ArgumentTypeError(f"invalid choice: {s!r} (choose from {', '.join(choices)})")
+        return hit
     return parse
+
+def seeds_option(s: str) -> list[int]:
+    "Parse --seeds: two or more distinct comma-separated integers."
+    try: v = [int(x) for x in _csv(s)]
+    except ValueError: v = []
+    if len(v) < 2: raise argparse.ArgumentTypeError(f"expected two or more distinct comma-separated integers (e.g. 0,1,2), got {s!r}")
+    return v
 
 def hp_option(s: str) -> tuple[str, object]:
     "Parse --hp NAME=VALUE: a number, true/false, none, or text (e.g. id_p90)."
-    name, sep, v = s.partition('=')
-    if not sep or not name.strip() or not v.strip(): raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. act_prune_pct=90), got {s!r}")
-    v = v.strip()
-    try: val = json.loads(v.lower() if v.lower() in ('true', 'false') else v)
-    except ValueError: val = None if v.lower() == 'none' else v
-    return name.strip(), val
+    name, sep, v = (x.strip() for x in s.partition('='))
+    if not sep or not name or not v: raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. act_prune_pct=90), got {s!r}")
+    try: return name, json.loads(v.lower() if v.lower() in ('true', 'false') else v)
+    except ValueError: return name, None if v.lower() == 'none' else v
 
 # %% ../nbs/07_cli.ipynb #a10d7410
-_HP_HELP = ("Hyperparameters default to line_nb.registry.BENCHMARK_SETTINGS for the benchmark the ID set belongs to (--settings to "
-            "choose another); a config file's 'hyperparameters' table overrides them, and the --line-* options override LINe's.")
 _EXAMPLES = """examples:
   line-nb bench                                   # offline Fashion-MNIST benchmark, all 14 detectors
   line-nb bench --id cifar10-jpeg                 # offline: DICE DenseNet on the lossy CIFAR-10 JPEG copy
@@ -91,16 +93,16 @@ _EXAMPLES = """examples:
 
 config file (JSON or TOML): any option below by its long name, plus "ood_folders": {NAME: PATH} and "hyperparameters":
   {DETECTOR: {PARAMETER: VALUE}}, e.g. {"id": "cifar10-jpeg", "hyperparameters": {"LINe": {"act_prune_pct": 10}}}.
-  A value "id_pNN" is the NN-th percentile of the ID training activations. Command-line options win over the file."""
+  A value "id_pNN" is the NN-th percentile of the ID training activations. Command-line options win over the file.
+hyperparameters: BENCHMARK_SETTINGS (line_nb.registry) of the ID set's benchmark (--settings), then the config file's, then --line-*."""
 
 def _data_options(g, fit: bool = False):
     "The options that name the ID data and the model (bench and fit)."
     g.add_argument('--id', type=_choice(ID_SETS), default=None, help=('in-distribution data: ' + '; '.join(f'{k}: {v}' for k, v in ID_SETS.items()) + ' (default fashion-mnist)').replace('%', '%%'))
     g.add_argument('--model', type=_choice(MODELS), default=None, help='model: ' + '; '.join(f'{k}: {v[0]}' for k, v in MODELS.items()) +
                    ' (default: ' + ', '.join(f'{m} for {i}' for i, m in DEFAULT_MODEL.items()) + '; required with --id folder)')
-    g.add_argument('--weights', default=None, help="densenet100: cifar10 or cifar100 (the DICE checkpoint, found locally or downloaded) or a checkpoint file; "
-                   "resnet50/mobilenet_v2: imagenet (IMAGENET1K_V1, found locally or downloaded), none (RANDOM weights, for testing the pipeline only) "
-                   "or a state-dict file (default: the checkpoint of the ID set; imagenet)")
+    g.add_argument('--weights', default=None, help="densenet100: cifar10, cifar100 (the DICE checkpoint) or a file; resnet50/mobilenet_v2: imagenet "
+                   "(IMAGENET1K_V1), none (RANDOM weights: tests the pipeline only) or a state-dict file (default: the ID set's; imagenet)")
     g.add_argument('--settings', type=_choice(BENCHMARK_SETTINGS), default=None, help="which BENCHMARK_SETTINGS entry gives the detectors' hyperparameters "
                    "(default: the ID set's: fashion, cifar10, cifar100; imagenet for resnet50/mobilenet_v2)")
     g.add_argument('--id-root', default=None, help='cifar10/cifar100: a torchvision root holding the extracted python archive (default: looked up, then downloaded); '
@@ -117,7 +119,10 @@ def _run_options(g, bench: bool = False):
     g.add_argument('--bf16', action='store_true', default=None, help='bf16 autocast + channels_last for extraction (faster on CPU; fp32 scores)')
     g.add_argument('--no-cache', action='store_true', default=None, help='do not read or write the feature cache')
     g.add_argument('--no-download', action='store_true', default=None, help='never download data or weights; fail with the list of places looked')
-    if bench: g.add_argument('--no-figures', action='store_true', default=None, help='do not draw histograms.png and roc.png')
+    if bench:
+        g.add_argument('--no-figures', action='store_true', default=None, help='do not draw histograms.png and roc.png')
+        g.add_argument('--seeds', type=seeds_option, default=None, help="one run per seed (e.g. 0,1,2; fashion-cnn: a CNN each); mean ± std; files in OUT/seedN")
+        g.add_argument('--bootstrap', type=positive_int, default=None, help='paired bootstrap replicates over the test images (e.g. 1000): tables show 95%% intervals')
     g.add_argument('--device', type=device_option, default=None, help='torch device (default: cuda when present, else cpu)')
     g.add_argument('--quiet', action='store_true', default=None, help='no progress bars')
 
@@ -130,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
                        description='Extract features of the ID training and test sets and of every OOD set (cached), fit each detector on the '
                                    'ID training features, and print per OOD set and on average FPR95 (paper convention: ID positive), AUROC, '
                                    'AUPR-In and AUPR-Out (percent) with the ID accuracy; write results.csv, results.json, histograms.png '
-                                   'and roc.png to --out. Scores: higher = in-distribution. The Python twin: line_nb.benchmark.run_benchmark.\n\n' + _HP_HELP)
+                                   'and roc.png to --out. Scores: higher = in-distribution. The Python twin: line_nb.benchmark.run_benchmark.')
     g = b.add_argument_group('benchmark'); _data_options(g)
     g.add_argument('--ood', type=_csv, default=None, help=f'comma-separated offline OOD sets, from {",".join(OOD_SETS)} (28x28 grey for fashion-cnn, '
                    '32x32 RGB for densenet100; stand-ins, not the paper\'s sets). Default: all of them, unless --ood-folder is given')
@@ -165,14 +170,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('detector', help='a detector file written by line-nb fit'); s.add_argument('folder', help='a folder of images')
     s.add_argument('--out', default='scores.csv', help='the CSV to write (default scores.csv)')
     _run_options(s)
-    d = sub.add_parser('data', help='list every data set, OOD source and checkpoint line_nb can use: where it is, or how to get it',
-                       description='Where each data set, OOD source and checkpoint was found on this machine (size, md5 check where a '
-                                   'checksum is published), or the one step that provides it. Nothing is downloaded unless --fetch is given.')
-    d.add_argument('--fetch', nargs='*', metavar='NAME', default=None, help='download what can be downloaded (CIFAR-10/100, Fashion-MNIST, '
-                   'the DICE checkpoints; md5-checked), all of it or the NAMEs given')
+    d = sub.add_parser('data', help='list every data set, OOD source and checkpoint line_nb can use: where it is, or how to get it', description='Where each '
+                       'data set, OOD source and checkpoint is on this machine (md5-checked), or how to get it. Nothing is downloaded without --fetch.')
+    d.add_argument('--fetch', nargs='*', metavar='NAME', default=None, help='download what can be (CIFAR-10/100, Fashion-MNIST, DICE checkpoints), or the NAMEs')
     d.add_argument('--no-md5', action='store_true', help='skip the md5 checks (they read each checkpoint once)')
-    d.add_argument('--test-flags', action='store_true', help="print the nbdev test flags whose data are present (for make test), and on "
-                   "stderr one line per part that will be skipped")
+    d.add_argument('--test-flags', action='store_true', help="print the nbdev test flags whose data are present (make test); on stderr, what is skipped")
     return p
 
 def bench_actions() -> dict:
@@ -181,18 +183,18 @@ def bench_actions() -> dict:
 
 # %% ../nbs/07_cli.ipynb #c7f56a22
 def bench(o):
-    "`line-nb bench`: run the benchmark described by options `o` (parsed, or merged with a config file); print the report; write the files; return the `BenchmarkResult`."
+    "`line-nb bench`: run the benchmark of options `o` (parsed, or merged with a config file) once or per seed; print the report; write the files; return the result."
     if isinstance(o, argparse.Namespace): o = merged_options(o, bench_actions())
     hp = {k: dict(v) for k, v in o.hyperparameters.items()}
     line = {k: v for k, v in (('act_prune_pct', o.line_act_prune_pct), ('weight_prune_pct', o.line_weight_prune_pct), ('mode', o.line_mode)) if v is not None}
     if o.line_clip != UNSET: line['clip_threshold'] = f'id_p{o.line_clip[1]:g}' if isinstance(o.line_clip, tuple) else o.line_clip
     if line and (o.detectors is None or 'line' in [d.lower() for d in o.detectors]): hp['LINe'] = {**hp.get('LINe', {}), **line}
-    r = run_benchmark(o.id, o.model, o.weights, o.detectors, o.ood, dict(o.ood_folder or []), hp, o.settings, o.id_root, o.id_train_root,
-                      o.id_test_root, o.id_train_max, o.odin_max, o.seed, o.batch_size, o.workers, o.bf16, not o.no_cache, not o.no_download,
-                      o.device, not o.quiet)
+    same = ('id model weights detectors ood settings id_root id_train_root id_test_root id_train_max odin_max batch_size workers bf16 device bootstrap').split()
+    kw = {**{k: getattr(o, k) for k in same}, 'ood_folders': dict(o.ood_folder or []), 'hyperparameters': hp, 'cache': not o.no_cache,
+          'download': not o.no_download, 'progress': not o.quiet}
+    t0 = time.time(); r = run_seeds(o.seeds, **kw) if o.seeds else run_benchmark(seed=o.seed, **kw)
     files = r.save(o.out, figures=not o.no_figures)
-    print(r.report())
-    print(f"\nwrote {', '.join(map(str, files))} in {r.info['seconds']:.0f} s")
+    print(r.report()); print(f"\nwrote {', '.join(map(str, files))} in {time.time() - t0:.0f} s")
     return r
 
 def _run_kw(a) -> dict:
@@ -206,8 +208,7 @@ def fit_command(a):
     m = rec['meta']
     print(f"{rec['detector']} on {m['model']['description']}, fitted on {m['id']['n_fit']:,} {m['id']['name']} images: "
           + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec['hyperparameters'].items()))
-    print(f"threshold {m['threshold']:.6g}: {m['holdout_tpr']:.2f}% of {m['id']['n_holdout']:,} held-out ID images score at or above it")
-    print(f"wrote {rec['path']}")
+    print(f"threshold {m['threshold']:.6g}: {m['holdout_tpr']:.2f}% of {m['id']['n_holdout']:,} held-out ID images score at or above it\nwrote {rec['path']}")
     return rec
 
 def score_command(a):
@@ -218,7 +219,6 @@ def score_command(a):
           f"{(~df.in_distribution).sum():,} out; scores {df.score.min():.4g} to {df.score.max():.4g}; wrote {out}")
     return df
 
-# %% ../nbs/07_cli.ipynb #262dc2fe
 def data_command(a):
     "`line-nb data`: print the inventory (after fetching, with --fetch), or the test flags (with --test-flags); returns the items."
     from line_nb.inventory import inventory, report, fetch, test_flags

@@ -15,7 +15,7 @@ from .registry import detector_name
 DEFAULTS = dict(id='fashion-mnist', model=None, weights=None, settings=None, id_root=None, id_train_root=None, id_test_root=None,
                 id_train_max=None, ood=None, ood_folder=None, detectors=None, odin_max=None, line_act_prune_pct=None, line_weight_prune_pct=None,
                 line_clip='unset', line_mode=None, out='results/bench', seed=0, batch_size=256, workers=0, bf16=False, no_cache=False,
-                no_download=False, no_figures=False, device=None, quiet=False)
+                no_download=False, no_figures=False, device=None, quiet=False, seeds=None, bootstrap=None)
 
 UNSET = 'unset'   # --line-clip not given (None means 'none': no clipping)
 

@@ -11,7 +11,8 @@ from .core import check_features, check_labels
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'as_scores', 'check_tpr', 'fpr_at_95_tpr_id_positive', 'fpr_at_95_tpr_ood_positive', 'auroc',
-           'aupr_in', 'aupr_out', 'accuracy', 'ood_metrics', 'metrics_table']
+           'aupr_in', 'aupr_out', 'accuracy', 'ood_metrics', 'metrics_table', 'bootstrap', 'interval',
+           'paired_difference']
 
 # %% ../nbs/05_metrics.ipynb #c1203b53
 def as_scores(s, # scores: 1-D NumPy array, torch tensor (any device) or list
@@ -133,3 +134,53 @@ def metrics_table(id_scores, # ID scores, higher = more ID
     df = pd.DataFrame.from_dict({n: ood_metrics(i, s) for n, s in oods.items()}, orient='index')
     df.loc['average'] = df.mean()
     return df if decimals is None else df.round(decimals)
+
+# %% ../nbs/05_metrics.ipynb #1d696495
+def _replicates(i: np.ndarray, o: np.ndarray, w: np.ndarray, v: np.ndarray, tpr: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    "FPR95 (ID positive) and AUROC, percent, of ID scores `i` and OOD scores `o` resampled with counts `w` (B, n_i) and `v` (B, n_o)."
+    n_i, n_o = len(i), len(o)
+    oi, oo = np.argsort(i, kind='stable'), np.argsort(o, kind='stable')
+    si, so, wi, vo = i[oi], o[oo], w[:, oi].astype(np.float64), v[:, oo].astype(np.float64)
+    k = min(round(round(1 - check_tpr(tpr), 12) * n_i), n_i - 1)
+    cw = np.concatenate([np.zeros((len(w), 1)), np.cumsum(wi, axis=1)], 1)       # prefix sums of the ID counts, sorted order
+    thr = si[np.argmax(cw[:, 1:] > k, axis=1)]                                    # the k-th smallest resampled ID score
+    cv = np.concatenate([np.zeros((len(v), 1)), np.cumsum(vo, axis=1)], 1)
+    fpr = (n_o - cv[np.arange(len(v)), np.searchsorted(so, thr, 'right')]) / n_o  # resampled OOD scores above it
+    lo, hi = np.searchsorted(si, so, 'left'), np.searchsorted(si, so, 'right')
+    above, tied = n_i - cw[:, hi], cw[:, hi] - cw[:, lo]                          # resampled ID scores above / equal to each OOD score
+    return 100 * fpr, 100 * ((above + 0.5 * tied) * vo).sum(1) / (n_i * n_o)
+
+def bootstrap(scores: Mapping,        # {detector: (ID scores, {OOD set: scores})}, as `evaluate` returns in `.attrs['scores']`
+              n: int = 1000,          # replicates
+              seed: int = 0,
+              tpr: float = 0.95) -> dict:
+    "Paired bootstrap replicates of FPR95 and AUROC (percent): {detector: {OOD set or 'average': {metric: (n,) array}}}; key '_samples' says what was resampled."
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng, counts = np.random.default_rng(seed), {}
+    def draw(key, size):   # one multiset per (set, size), shared by every detector scored on that set
+        if key not in counts: counts[key] = rng.multinomial(size, np.full(size, 1 / size), size=n)
+        return counts[key]
+    out = {}
+    for det, (s_id, s_ood) in scores.items():
+        i = as_scores(s_id, f'the ID scores of {det}')
+        w, per = draw(('id', len(i)), len(i)), {}
+        for name, s in s_ood.items():
+            o = as_scores(s, f'the scores of OOD set {name!r} ({det})')
+            f, a = _replicates(i, o, w, draw((name, len(o)), len(o)), tpr)
+            per[name] = {'FPR95': f, 'AUROC': a}
+        per['average'] = {m: np.mean([per[k][m] for k in s_ood], axis=0) for m in ('FPR95', 'AUROC')}
+        per['_samples'] = (len(i), tuple((k, len(s)) for k, s in s_ood.items()))   # detectors with the same samples are paired
+        out[det] = per
+    return out
+
+def interval(replicates: np.ndarray, level: float = 95.) -> tuple[float, float]:
+    "The percentile interval of bootstrap `replicates` at `level` percent."
+    if not 0 < level < 100: raise ValueError(f"level must be a percentage in (0, 100), got {level}")
+    lo, hi = np.percentile(replicates, [(100 - level) / 2, (100 + level) / 2])
+    return float(lo), float(hi)
+
+def paired_difference(reps: dict, a: str, b: str, ood: str = 'average', metric: str = 'FPR95', level: float = 95.) -> tuple[float, float]:
+    "Interval of detector `a`'s `metric` minus detector `b`'s on `ood`, from paired replicates (`bootstrap`); it excludes 0 when the difference is real at `level`."
+    if reps[a]['_samples'] != reps[b]['_samples']: raise ValueError(f"{a} and {b} were not scored on the same samples: no paired interval")
+    ra, rb = reps[a][ood][metric], reps[b][ood][metric]
+    return interval(ra - rb, level)
