@@ -24,9 +24,9 @@ from .registry import (ALL_DETECTORS, BENCHMARK_SETTINGS, MODEL_SETTINGS, detect
 
 # %% auto #0
 __all__ = ['PAPER_AVERAGES', 'ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'PAPER_OOD_FOLDERS', 'paper_averages', 'evaluate',
-           'paper_layout', 'averages_with_paper', 'plan_benchmark', 'model_pipeline', 'load_model', 'load_benchmark',
-           'BenchmarkResult', 'run_benchmark', 'SeedResults', 'run_seeds', 'save_figures', 'fit_detector',
-           'score_folder']
+           'paper_layout', 'averages_with_paper', 'validation_split', 'plan_benchmark', 'model_pipeline', 'load_model',
+           'load_benchmark', 'BenchmarkResult', 'run_benchmark', 'SeedResults', 'run_seeds', 'save_figures',
+           'fit_detector', 'score_folder']
 
 # %% ../nbs/06b_benchmark.ipynb #e57f162f
 PAPER_AVERAGES = {  # the LINe paper's published averages (FPR95 %, AUROC %); NOT computed by line_nb
@@ -86,6 +86,17 @@ def averages_with_paper(df: 'pandas.DataFrame', benchmark: str | None) -> 'panda
     "Our average FPR95 / AUROC per detector, beside the paper's published averages for `benchmark` (None: ours only)."
     ours = df[df.ood == 'average'].set_index('detector')[['FPR95', 'AUROC']].rename(columns=lambda c: f'ours {c}')
     return ours if benchmark is None else ours.join(paper_averages(benchmark), how='left')
+
+# %% ../nbs/06b_benchmark.ipynb #e0c63477
+def validation_split(test: Features, fraction: float = 0.1, seed: int = 0) -> tuple[Features, Features]:
+    "A seeded split of the ID test features into (validation, evaluation) parts, and the evaluation part's indices into `test`."
+    if not 0 < fraction < 1: raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    n = len(test.features); k = round(fraction * n)
+    if not 0 < k < n: raise ValueError(f"{n} ID test images cannot be split {fraction:.0%} / {1 - fraction:.0%}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    val, ev = perm[:k].sort().values, perm[k:].sort().values
+    part = lambda idx, what: Features(test.features[idx], test.logits[idx], test.labels[idx], {**test.meta, 'part': what, 'indices': idx})
+    return part(val, f'validation ({fraction:.0%}, seed {seed})'), part(ev, f'evaluation ({1 - fraction:.0%}, seed {seed})')
 
 # %% ../nbs/06b_benchmark.ipynb #f3e364df
 ID_SETS = {  # id: what it is
@@ -308,7 +319,8 @@ class BenchmarkResult:
         import pandas as pd
         i, hp = self.info, self.info['hyperparameters']
         lines = [f"line-nb bench: {self.label}",
-                 f"ID: {i['id']['description']}: fitted on {i['id']['n_train']:,} training images, tested on {i['id']['n_test']:,}",
+                 f"ID: {i['id']['description']}: fitted on {i['id']['n_train']:,} training images, tested on {i['id']['n_test']:,}"
+                 + (f" (another {i['id']['n_validation']:,} held out to fix percentile settings)" if i['id'].get('n_validation') else ''),
                  f"model: {i['model']['description']}; ID test accuracy {i['id']['accuracy']:.2f}%",
                  "OOD sets:", *[f"  {n}: {o['n']:,} images, {o['source']}" for n, o in i['ood'].items()],
                  f"hyperparameters: BENCHMARK_SETTINGS[{i['settings']!r}]" + (" with the given and the model's overrides" if i['overridden'] else ''),
@@ -352,6 +364,7 @@ def run_benchmark(id: str = 'fashion-mnist', model: str | None = None, weights=N
                   seed: int = 0,                        # Fashion-MNIST CNN training seed, offline OOD sets, subsets
                   batch_size: int = 256, workers: int = 0, bf16: bool = False, cache: bool = True, download: bool = True,
                   device=None, progress: bool = True,
+                  val_fraction: float = 0.1,            # share of the ID test images held out to fix percentile settings; never scored
                   bootstrap: int | None = None,         # paired bootstrap replicates for intervals (e.g. 1000); None: none
                   level: float = 95.) -> BenchmarkResult:
     "Run one OOD benchmark end to end (the arguments are `plan_benchmark`'s, then how to run it) and return its result."
@@ -362,28 +375,31 @@ def run_benchmark(id: str = 'fashion-mnist', model: str | None = None, weights=N
     D = load_benchmark(P, seed, id_train_max, download, progress, device or default_device())
     kw = dict(batch_size=batch_size, device=device, bf16=bf16, cache=cache, progress=progress, num_workers=workers)
     bb = D.backbone
-    train, test = extract(bb, D.train, **kw), extract(bb, D.test, **kw)
+    train, test_all = extract(bb, D.train, **kw), extract(bb, D.test, **kw)
     oods = {n: extract(bb, d, **kw) for n, d in D.oods.items()}
-    hp = resolve_hyperparameters(P.hyperparameters, train.features)
+    val, test = validation_split(test_all, val_fraction, seed)
+    test_images = take(D.test, test.meta['indices'], f"{getattr(D.test, 'name', 'test')}-eval{1 - val_fraction:g}-seed{seed}")
+    hp = resolve_hyperparameters(P.hyperparameters, val.features)
     dets = build_detectors(bb, train.features, P.settings, P.detectors, hp)
     odin = {n: dets.pop(n) for n in list(dets) if n == 'ODIN'}
     parts, notes = [], list(P.notes)
     if D.id_name != P.id: notes.append(f"--id {P.id}: not available here; ran on {D.id_name} instead ({D.id_desc})")
     if dets: parts.append(evaluate(dets, train, test, oods, progress=progress))
     if odin:
-        td, tf_, od, of = _odin_subsets(D.test, D.oods, test, oods, odin_max, seed)
+        td, tf_, od, of = _odin_subsets(test_images, D.oods, test, oods, odin_max, seed)
         parts.append(evaluate(odin, train, tf_, of, model=bb, test_data=td, ood_data=od, progress=progress))
-        if len(td) < len(D.test) or any(len(v) < len(D.oods[k]) for k, v in od.items()):
+        if len(td) < len(test_images) or any(len(v) < len(D.oods[k]) for k, v in od.items()):
             notes.append(f"ODIN scored on seeded random subsets of at most {odin_max} images per set (--odin-max)")
     import pandas as pd, line_nb
     scores = {k: v for p in parts for k, v in p.attrs['scores'].items()}
     df = pd.concat(parts, ignore_index=True).set_index('detector').loc[P.detectors].reset_index()   # the order asked for
-    acc = 100 * accuracy(test.logits, test.labels)
+    acc = 100 * accuracy(test_all.logits, test_all.labels)   # the classifier's, on the whole ID test set
     df['id_accuracy'] = acc
     if len(D.train) < D.n_train_full: notes.append(f"detectors fitted on a seeded random subset of {len(D.train):,} of the {D.n_train_full:,} ID training images (--id-train-max)")
     label = f"computed by line_nb on {D.id_name} / {P.model}"
     info = {'computed_by': f'line_nb {line_nb.__version__}', 'label': label, 'seconds': time.time() - t0,
-            'id': {'name': D.id_name, 'asked': P.id, 'description': D.id_desc, 'n_train': len(train), 'n_train_available': D.n_train_full, 'n_test': len(test), 'accuracy': acc},
+            'id': {'name': D.id_name, 'asked': P.id, 'description': D.id_desc, 'n_train': len(train), 'n_train_available': D.n_train_full, 'n_test': len(test),
+                   'n_validation': len(val.features), 'accuracy': acc},
             'model': {'name': P.model, 'description': D.model_desc, 'weights': P.weights},
             'ood': {n: {'n': len(oods[n]), 'source': D.ood_desc[n], 'offline_stand_in': n in P.offline} for n in oods},
             'settings': P.settings, 'hyperparameters': hp, 'notes': notes, 'options': options, 'overridden': P.overridden}
@@ -503,7 +519,7 @@ def fit_detector(out,                                  # the detector file to wr
     every = extract(D.backbone, D.train, **kw)                        # the usual (cached) features of the whole training set
     fit_idx, held_idx = _split(len(D.train), holdout, seed)
     f = Features(every.features[fit_idx], every.logits[fit_idx], every.labels[fit_idx], every.meta)
-    hp = resolve_hyperparameters(P.hyperparameters, f.features)
+    hp = resolve_hyperparameters(P.hyperparameters, every.features[held_idx])   # percentile settings from held-out ID images, as the runner
     det = build_detectors(D.backbone, f.features, P.settings, [name], hp)[name]
     if det.needs_fit: det.fit_features(f.features, f.labels)
     held = take(D.train, held_idx, f"{getattr(D.train, 'name', 'train')}-holdout{holdout:g}-seed{seed}")
