@@ -147,13 +147,16 @@ class DICEReAct(Clip):
 def _unit(x: torch.Tensor) -> torch.Tensor: return x / (x.norm(dim=1, keepdim=True) + 1e-10)
 
 class KNN(Detector):
-    "Deep nearest neighbours (Sun et al., 2022): minus the distance to the k-th nearest normalised ID training feature."
+    "Deep nearest neighbours (Sun et al., 2022): minus the (squared, as the official code) distance to the k-th nearest normalised ID training feature."
     needs_fit = True; is_distance = True
     def __init__(self, W, b=None, k: int = 50,
                  subsample: float = 1.,               # fraction of training features kept (the paper: 0.01 on ImageNet)
                  seed: int = 0,                        # for the subsample
-                 block_entries: int = 1 << 25):        # memory bound: similarities computed at once
+                 block_entries: int = 1 << 25,         # memory bound: similarities computed at once
+                 metric: str = 'squared'):             # 'squared' L2 (the official faiss code) or 'euclidean' (the paper's text)
         super().__init__(W, b)
+        if metric not in ('squared', 'euclidean'): raise ValueError(f"metric must be 'squared' or 'euclidean', got {metric!r}")
+        self.metric = metric
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1: raise ValueError(f"k must be a positive integer, got {k!r}")
         if not 0 < subsample <= 1: raise ValueError(f"subsample must be in (0, 1], got {subsample}")
         self.k, self.subsample, self.seed, self.block_entries = int(k), float(subsample), seed, int(block_entries)
@@ -174,9 +177,10 @@ class KNN(Detector):
         for s in range(0, len(u), rows):
             sim = u[s:s + rows] @ self.bank.T
             kth = sim.topk(self.k, dim=1).values[:, -1]
-            out[s:s + rows] = -(2 - 2 * kth).clamp_min(0).sqrt()
+            d2 = (2 - 2 * kth).clamp_min(0)
+            out[s:s + rows] = -(d2 if self.metric == 'squared' else d2.sqrt())
         return out
-    def extra_repr(self): return f"{super().extra_repr()}, k={self.k}, bank={len(self.bank)}"
+    def extra_repr(self): return f"{super().extra_repr()}, k={self.k}, metric={self.metric!r}, bank={len(self.bank)}"
 
 # %% ../nbs/16_baselines.ipynb #fdb6535b
 def nan_score(h: torch.Tensor) -> torch.Tensor:
@@ -315,6 +319,6 @@ class SCALE(Detector):
 
 # %% ../nbs/16_baselines.ipynb #447c7e3e
 class NANKNN(NAN):
-    "NAN + KNN (Park et al., 2023): minus KNN's distance divided by NAN; its hyperparameters are KNN's."
-    def __init__(self, W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25):
-        super().__init__(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries))
+    "NAN + KNN (Park et al., 2023): minus KNN's distance (squared by default, as KNN's) divided by NAN; its hyperparameters are KNN's."
+    def __init__(self, W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25, metric: str = 'squared'):
+        super().__init__(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries, metric=metric))

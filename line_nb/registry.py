@@ -13,8 +13,9 @@ from .line import LINe, LINE_PRESETS
 from .clipping import clip_threshold_at_percentile
 
 # %% auto #0
-__all__ = ['DETECTORS', 'ALL_DETECTORS', 'BENCHMARK_SETTINGS', 'MODEL_SETTINGS', 'DETECTOR_FILE_FORMAT', 'detector_name',
-           'detector_names', 'detector_parameters', 'make_detector', 'settings_table', 'id_percentile',
+__all__ = ['DETECTORS', 'ALL_DETECTORS', 'BENCHMARK_SETTINGS', 'MODEL_SETTINGS', 'SOURCE_REPOS', 'PROVENANCE', 'MODEL_PROVENANCE',
+           'DETECTOR_FILE_FORMAT', 'detector_name', 'detector_names', 'detector_parameters', 'make_detector',
+           'settings_table', 'provenance', 'provenance_table', 'check_provenance', 'id_percentile',
            'resolve_hyperparameters', 'check_hyperparameters', 'build_detectors', 'save_detector', 'load_detector']
 
 # %% ../nbs/06a_registry.ipynb #46257016
@@ -56,9 +57,10 @@ _FASHION = {'ODIN': dict(T=1000., eps=0.0014), 'ReAct': dict(pct=90.), 'DICE': d
 BENCHMARK_SETTINGS = {
     'fashion': _FASHION,
     'cifar10': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2023, 0.1994, 0.2010)),
-                'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar10']},
+                'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar10'], 'ASH': dict(pct=95., variant='s')},
     'cifar100': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2023, 0.1994, 0.2010)),
-                 'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar100'], 'KNN': dict(k=200), 'NAN+KNN': dict(k=200)},
+                 'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar100'], 'KNN': dict(k=200), 'NAN+KNN': dict(k=200),
+                 'ASH': dict(pct=95., variant='s')},
     'imagenet': {**_FASHION, 'ODIN': dict(T=1000., eps=0.005, input_std=(0.229, 0.224, 0.225)), 'DICE': dict(p=70.),
                  'DICE+ReAct': dict(p=70., threshold='id_p90'), 'LINe': LINE_PRESETS['imagenet'], 'KNN': dict(k=1000, subsample=0.01),
                  'NAN+KNN': dict(k=1000, subsample=0.01)},
@@ -71,6 +73,159 @@ def settings_table() -> 'pandas.DataFrame':
     import pandas as pd
     return pd.DataFrame({b: {d: ', '.join(f'{k}={v}' for k, v in s.get(d, {}).items()) or '-' for d in ALL_DETECTORS}
                          for b, s in BENCHMARK_SETTINGS.items()})
+
+# %% ../nbs/06a_registry.ipynb #e5d200cd
+SOURCE_REPOS = {  # the official code each source below cites, at the commit read (fetched snapshots, newest stored)
+    'LINe': ('YongHyun-Ahn/LINe-Out-of-Distribution-Detection-by-Leveraging-Important-Neurons', '465ddf584d62c8e8bbf18c014aa48f1d3c1e7532'),
+    'DICE': ('deeplearning-wisc/dice', '8acfb8d52eee997a7bf6f9d17ff5363fd91ba47b'),
+    'ReAct': ('deeplearning-wisc/react', '2aa35d9993ddb00409dc41824dbc008b5cc16e20'),
+    'ASH': ('andrijazz/ash', '0528fd21a32fffde6a1ace08465f1d2879f6afd7'),
+    'KNN': ('deeplearning-wisc/knn-ood', '2afb2bbed60a8d69384dc9b28e5637711345222b'),
+    'ODIN': ('facebookresearch/odin', '64e97962ccaed1fe979f43a089c0feb4d8b002fd'),
+    'Mahalanobis': ('pokaxpoka/deep_Mahalanobis_detector', '90c2105e78c6f76a2801fc4c1cb1b84f4ff9af63'),
+    'Energy': ('wetliu/energy_ood', '77f3c09b788bb5a7bfde6fd3671228320ea0949c'),
+    'SCALE': ('kai422/SCALE', '6a6ab911228fae0cf95484be94484304177b77b0'),
+    'NERO': ('bhattarailab/NERO', '581820c765b050daa22217d92cec6ac86e23aabe'),
+}
+
+def _at(code: str, where: str, note: str = '') -> str:
+    "A source: file:line `where` of the official repository `code` at its recorded commit, with a note."
+    repo, commit = SOURCE_REPOS[code]
+    return f"{repo}@{commit[:10]} {where}" + (f" ({note})" if note else '')
+
+def _provenance() -> dict:
+    "{benchmark: {detector: {parameter: (value, source)}}}: every hyperparameter each detector uses on each benchmark."
+    T1 = (1., _at('Energy', 'CIFAR/test.py:45', "--T default 1: the energy score at temperature 1"))
+    odin_T = (1000., _at('ODIN', 'code/main.py:43', 'temperature 1000; README.md:122 "set to 1000 in all cases"'))
+    no_fit = {'(none)': ('-', 'no hyperparameters')}
+    maha = {'covariance': ('tied, maximum likelihood (divided by N)', _at('Mahalanobis', 'lib_generation.py:54', "sklearn EmpiricalCovariance fitted on the class-centred features, lines 107-118")),
+            'inverse': ('pseudo-inverse', _at('Mahalanobis', 'lib_generation.py:118', "EmpiricalCovariance.precision_, which scikit-learn computes with pinvh")),
+            'score': ('-min_l d_l', _at('Mahalanobis', 'lib_generation.py:155', "max over classes of -0.5 d_l: the same ranking")),
+            'layer': ('penultimate only', "ours: post-hoc on cached features; the official code scores every block and combines them with a logistic regression fitted on OOD/adversarial validation data"),
+            'input_perturbation': (0., "ours: none; the official code picks a magnitude from m_list (OOD_Generate_Mahalanobis.py:80) on OOD validation data")}
+    react = {'pct': (90., _at('ReAct', 'compute_threshold.py:96', "np.percentile(activation_log.flatten(), 90)")),
+             'threshold': (None, _at('ReAct', 'compute_threshold.py:96', "None: the clip is computed as that percentile of the ID training activations")), 'T': T1}
+    dice_c10 = (90., _at('DICE', 'demo-cifar.sh:13', "--p 90, CIFAR-10 DenseNet"))
+    ash = lambda pct, src: {'pct': (pct, src), 'variant': ('s', src)}
+    scale_ours = (85., "ours: SCALE's ImageNet value (" + _at('SCALE', 'configs/postprocessors/scale.yml:5') + "); on other benchmarks the authors choose p by a validation sweep (scale.yml:3 APS_mode, :7 percentile_list), so no fixed value is published")
+    nero = {'k': (None, _at('NERO', 'ood/run_nero.py:51', "k = 175 of 512 ResNet-18 features; None here scales it to round(175 q / 512) (ours)")),
+            'n_components': (None, _at('NERO', 'ood/run_nero.py:51', "n_component = int(2 q / 3); None here computes the same")),
+            'eps': (1e-6, "ours: stabiliser of z_l; the official code divides by z_l itself and fails where a logit is 0"),
+            'chunk': (8192, "ours: rows per pass while fitting; memory only, no effect on scores")}
+    def knn(k, k_src, subsample=1., sub_src=None):
+        return {'k': (k, k_src),
+                'subsample': (subsample, sub_src or _at('KNN', 'run_cifar.py:49', "index.add(ftrain): the whole training set")),
+                'seed': (0, "ours: seeds the subsample; no effect when subsample = 1"),
+                'block_entries': (1 << 25, "ours: memory bound of the exact search; no effect on scores"),
+                'metric': ('squared', _at('KNN', 'run_cifar.py:48-53', "faiss IndexFlatL2 returns squared L2 distances; the score is -D[:, -1]"))}
+    def nanknn(kw):
+        out = {p: (v, s + "; NAN+KNN's KNN") for p, (v, s) in kw.items()}
+        out['metric'] = ('squared', "NAN paper (Park, Chai, Yoon, Teoh, ICCV 2023) Eq. 9-10: the KNN score divided by NAN is the official KNN's, minus the squared distance (" + _at('KNN', 'run_cifar.py:48-53') + ")")
+        return out
+    nan = {'distance': (None, "NAN alone, the NAN paper's ||h||_1 / ||h||_0 of the penultimate features; its combination with KNN is the registered NAN+KNN")}
+    k50 = _at('KNN', 'run_cifar.py:50', "K = 50; the paper's CIFAR-10 value, Sec. 4.1")
+    fashion = {
+        'MSP': no_fit, 'Energy': {'T': T1}, 'Mahalanobis': maha, 'ReAct': react, 'NAN': nan, 'NERO': nero,
+        'ODIN': {'T': odin_T, 'eps': (0.0014, _at('ODIN', 'code/main.py:41', "default magnitude 0.0014, DenseNet-BC CIFAR-10; no published Fashion-MNIST value")),
+                 'input_std': (None, "ours: the Fashion-MNIST CNN takes raw pixels in [0, 1] (no normalisation), so eps is in pixel units as it is")},
+        'DICE': {'p': (90., dice_c10[1] + "; no published Fashion-MNIST value")},
+        'DICE+ReAct': {'p': (90., dice_c10[1] + "; no published Fashion-MNIST value"),
+                       'threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + ") on the ID training features; the DenseNet's clip 1.0 is tied to that network's activation scale"),
+                       'pct': (90., "unused: the clip is given as 'id_p90'")},
+        'LINe': {'act_prune_pct': (90., _at('LINe', 'demo-cifar.sh:3', "--p-a 90, CIFAR-10; no published Fashion-MNIST value")),
+                 'weight_prune_pct': (90., _at('LINe', 'demo-cifar.sh:3', "--p-w 90, CIFAR-10; no published Fashion-MNIST value")),
+                 'clip_threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + ") on the ID training features; LINe's 1.0 / 0.8 are tied to the DenseNet's / ResNet-50's activation scale"),
+                 'mode': ('official', _at('LINe', 'models/route.py:24-29', "signed contributions, np.percentile, strict >: the released code's ranking"))},
+        'KNN': knn(50, k50 + "; no published Fashion-MNIST value"),
+        'ASH': ash(90., "ours: ASH-S@90, the ASH paper's ImageNet ResNet-50 setting (" + _at('ASH', 'config/imagenet_config.yml:15') + "); ASH's per-network configs range from 90 to 99 and none is for a network like this CNN (the CIFAR DenseNet's is 95, config/cifar10_config.yml:15)"),
+        'SCALE': {'pct': scale_ours},
+    }
+    fashion['NAN+KNN'] = nanknn(fashion['KNN'])
+    def cifar(c10: bool):
+        name = 'CIFAR-10' if c10 else 'CIFAR-100'
+        b = {**fashion,
+             'ODIN': {'T': odin_T,
+                      'eps': (0.0014, _at('ODIN', 'code/main.py:41', "default magnitude, DenseNet-BC CIFAR-10") if c10 else
+                              "ours: ODIN's default magnitude (" + _at('ODIN', 'code/main.py:41') + "), one value for all OOD sets; README.md:112-120 tunes it per OOD set for the CIFAR-100 DenseNet-BC (0.0014 to 0.0028)"),
+                      'input_std': ((0.2023, 0.1994, 0.2010), _at('DICE', 'ood_eval.py:89', "the CIFAR DenseNet's input transform divides by this std (CIFAR-10 and CIFAR-100 alike)"))},
+             'DICE': {'p': (90., _at('DICE', 'demo-cifar.sh:13' if c10 else 'demo-cifar.sh:6', f"--p 90, {name} DenseNet"))},
+             'DICE+ReAct': {'p': (90., "paper: LINe (Ahn, Park, Kim, CVPR 2023), appendix A: DICE + ReAct on the CIFAR DenseNet, p = 90"),
+                            'threshold': (1.0, "paper: LINe (Ahn, Park, Kim, CVPR 2023), appendix A: clip at 1.0 on the CIFAR DenseNet"),
+                            'pct': (90., "unused: the clip is given")},
+             'LINe': {'act_prune_pct': (90. if c10 else 10., _at('LINe', 'demo-cifar.sh:3' if c10 else 'demo-cifar.sh:7', f"--p-a, {name}")),
+                      'weight_prune_pct': (90., _at('LINe', 'demo-cifar.sh:3' if c10 else 'demo-cifar.sh:7', f"--p-w, {name}")),
+                      'clip_threshold': (1.0, _at('LINe', 'demo-cifar.sh:3' if c10 else 'demo-cifar.sh:7', f"--clip_threshold 1.0, {name}")),
+                      'mode': fashion['LINe']['mode']},
+             'KNN': knn(50, k50) if c10 else knn(200, "paper: KNN (Sun, Ming, Zhu, Li, ICML 2022) Sec. 4.1, \"k = 50 for CIFAR-10 and k = 200 for CIFAR-100\"; the official run_cifar.py:50 fixes K = 50 for every ID set"),
+             'ASH': ash(95., _at('ASH', f"config/{'cifar10' if c10 else 'cifar100'}_config.yml:15", f'method "ash_s@95", {name} DenseNet-100')),
+             'SCALE': {'pct': scale_ours}}
+        b['NAN+KNN'] = nanknn(b['KNN'])
+        return b
+    imagenet = {**fashion,
+        'ODIN': {'T': (1000., _at('ReAct', 'eval.py:140', "ODIN temperature 1000.0 for the ImageNet baselines")),
+                 'eps': (0.005, _at('ReAct', 'eval.py:151', "ODIN magnitude 0.005 for ResNet-50 on ImageNet")),
+                 'input_std': ((0.229, 0.224, 0.225), _at('DICE', 'ood_eval.py:96-97', "the ImageNet input transform divides by this std"))},
+        'DICE': {'p': (70., _at('DICE', 'demo-imagenet.sh:9', "--p 70, ImageNet ResNet-50"))},
+        'DICE+ReAct': {'p': (70., "ours: DICE's ImageNet p (" + _at('DICE', 'demo-imagenet.sh:9') + ") with ReAct's clip; no published DICE + ReAct setting for ResNet-50 (the DICE repo leaves p=10 / clip 1.0 and p=15 / clip 1.5 commented out, demo-imagenet.sh:11-13)"),
+                       'threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + "); on ResNet-50 ReAct's p90 is the 1.0 of its README.md:50"),
+                       'pct': (90., "unused: the clip is given as 'id_p90'")},
+        'LINe': {'act_prune_pct': (10., _at('LINe', 'demo-imagenet.sh:4', "--p-a 10, ImageNet ResNet-50")),
+                 'weight_prune_pct': (10., _at('LINe', 'demo-imagenet.sh:4', "--p-w 10, ImageNet ResNet-50")),
+                 'clip_threshold': (0.8, _at('LINe', 'demo-imagenet.sh:4', "--clip_threshold 0.8, ImageNet ResNet-50")),
+                 'mode': fashion['LINe']['mode']},
+        'KNN': knn(1000, _at('KNN', 'run_imagenet.py:76', "K = 1000, ImageNet ResNet-50"), 0.01,
+                   "ours: a random 1% of the training features, for memory; the official run_imagenet.py:75 uses ALPHA = 1.00 (the whole set) with k = 1000, and the paper pairs its 1% runs with a smaller k"),
+        'ASH': ash(90., _at('ASH', 'config/imagenet_config.yml:15', 'method "ash_s@90", ImageNet ResNet-50')),
+        'SCALE': {'pct': (85., _at('SCALE', 'configs/postprocessors/scale.yml:5', "percentile 85, ImageNet ResNet-50"))}}
+    imagenet['NAN+KNN'] = nanknn(imagenet['KNN'])
+    return {'fashion': fashion, 'cifar10': cifar(True), 'cifar100': cifar(False), 'imagenet': imagenet}
+
+PROVENANCE = _provenance()
+MODEL_PROVENANCE = {  # model: {detector: {parameter: (value, source)}}, on top of its benchmark's
+    'mobilenet_v2': {'LINe': {'clip_threshold': (0.6, "paper: LINe (Ahn, Park, Kim, CVPR 2023) appendix, clip 0.6 for MobileNetV2 on ImageNet; the official scripts run ResNet-50 only")}}}
+
+def provenance(benchmark: str, detectors=None, model: str | None = None) -> list[dict]:
+    "JSON-ready rows {benchmark, detector, parameter, value, source} for `detectors` (None: all) on `benchmark`, with `model`'s changes."
+    if benchmark not in PROVENANCE: raise ValueError(f"benchmark must be one of {list(PROVENANCE)}, got {benchmark!r}")
+    out = []
+    for d in detector_names(detectors):
+        rows = {**PROVENANCE[benchmark].get(d, {}), **MODEL_PROVENANCE.get(model, {}).get(d, {})}
+        for p, (v, s) in rows.items():
+            out.append({'benchmark': benchmark, 'detector': d, 'parameter': p,
+                        'value': list(v) if isinstance(v, tuple) else v, 'source': s})
+    return out
+
+def provenance_table(benchmark: str | None = None, model: str | None = None) -> 'pandas.DataFrame':
+    "Every hyperparameter of every detector on `benchmark` (None: all), its value and its source."
+    import pandas as pd
+    rows = [r for b in ([benchmark] if benchmark else PROVENANCE) for r in provenance(b, model=model)]
+    return pd.DataFrame(rows, columns=['benchmark', 'detector', 'parameter', 'value', 'source'])
+
+def _uses(benchmark: str, detector: str, model: str | None = None) -> dict:
+    "The hyperparameters `detector` is built with on `benchmark`: its class's defaults, then the settings."
+    sig = inspect.signature(DETECTORS[detector]).parameters
+    kw = {p: sig[p].default for p in detector_parameters(detector)}
+    kw.update(BENCHMARK_SETTINGS[benchmark].get(detector, {}))
+    if model is not None: kw.update(MODEL_SETTINGS[model][0].get(detector, {}))
+    return kw
+
+def check_provenance() -> list[str]:
+    "Every setting and class default without a recorded source, or whose recorded value differs from it; [] when all agree."
+    bad = []
+    for b in BENCHMARK_SETTINGS:
+        for model in [None, *MODEL_SETTINGS]:
+            prov = {**{d: dict(v) for d, v in PROVENANCE.get(b, {}).items()}}
+            for d, kw in MODEL_PROVENANCE.get(model, {}).items(): prov.setdefault(d, {}).update(kw)
+            for d in DETECTORS:
+                for p, v in _uses(b, d, model).items():
+                    rec = prov.get(d, {}).get(p)
+                    where = f"{b}{'+' + model if model else ''} {d}.{p}"
+                    if rec is None: bad.append(f"{where}={v!r}: no source recorded")
+                    elif not str(rec[1]).strip(): bad.append(f"{where}: empty source")
+                    elif rec[0] != v or type(rec[0]) is not type(v) and not (isinstance(v, (int, float)) and isinstance(rec[0], (int, float))):
+                        bad.append(f"{where}: setting {v!r}, recorded {rec[0]!r}")
+    return bad
+
 
 # %% ../nbs/06a_registry.ipynb #b042491f
 def id_percentile(v) -> float | None:

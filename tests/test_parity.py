@@ -118,8 +118,9 @@ def test_scale(setup, pct):
 @pytest.mark.parametrize('k', [1, 10])
 def test_knn(setup, k):
     net, _, z_tr, y_tr, z = setup
-    theirs = pood.KNN(None, k=k).fit_features(z_tr, y_tr).predict_features(z)
-    close(-KNN(net.fc, k=k).fit_features(z_tr).score_features(z), theirs, tol=1e-4)
+    theirs = pood.KNN(None, k=k).fit_features(z_tr, y_tr).predict_features(z)     # scikit-learn's Euclidean k-th neighbour distance
+    close(-KNN(net.fc, k=k, metric='euclidean').fit_features(z_tr).score_features(z), theirs, tol=1e-4)
+    close(-KNN(net.fc, k=k).fit_features(z_tr).score_features(z), theirs ** 2, tol=1e-4)   # default: squared, as the official faiss code
 
 
 def test_adapter_is_a_pytorch_ood_detector(setup):
