@@ -20,7 +20,7 @@ from .densenet import load_dice_densenet, find_dice_checkpoint, cifar10_jpeg, ci
 from .features import extract, Features
 from .oodsets import ood_sets, OOD_SETS
 from .registry import (ALL_DETECTORS, BENCHMARK_SETTINGS, MODEL_SETTINGS, detector_names, detector_name,
-                              check_hyperparameters, build_detectors, resolve_hyperparameters, save_detector, load_detector)
+                              check_hyperparameters, build_detectors, resolve_hyperparameters, save_detector, load_detector, provenance)
 
 # %% auto #0
 __all__ = ['PAPER_AVERAGES', 'ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'PAPER_OOD_FOLDERS', 'paper_averages', 'evaluate',
@@ -305,6 +305,10 @@ class BenchmarkResult:
                 lo, hi = interval(self.replicates[d][o][m], self.info['bootstrap']['level'])
                 out.loc[d, (o, m)] = f"{wide.loc[d, (o, m)]:.{decimals}f} [{lo:.{decimals}f}, {hi:.{decimals}f}]"
         return out
+    def provenance(self) -> 'pandas.DataFrame':
+        "Every hyperparameter of every detector in this run, its value and its source (official code file and line, paper, or ours)."
+        import pandas as pd
+        return pd.DataFrame(self.info['provenance'])
     def compare(self, a: str, b: str, metric: str = 'FPR95', ood: str = 'average') -> dict:
         "Detector `a` minus detector `b` on `metric` (`ood`: a set or 'average'), with the paired bootstrap interval and whether it excludes 0."
         if not self.replicates: raise ValueError("no bootstrap replicates: run the benchmark with bootstrap=N")
@@ -402,7 +406,8 @@ def run_benchmark(id: str = 'fashion-mnist', model: str | None = None, weights=N
                    'n_validation': len(val.features), 'accuracy': acc},
             'model': {'name': P.model, 'description': D.model_desc, 'weights': P.weights},
             'ood': {n: {'n': len(oods[n]), 'source': D.ood_desc[n], 'offline_stand_in': n in P.offline} for n in oods},
-            'settings': P.settings, 'hyperparameters': hp, 'notes': notes, 'options': options, 'overridden': P.overridden}
+            'settings': P.settings, 'hyperparameters': hp, 'notes': notes, 'options': options, 'overridden': P.overridden,
+            'provenance': provenance(P.settings, P.detectors, model=P.model)}   # each setting's value and source (the registry)
     scores = {n: scores[n] for n in P.detectors}
     reps = None
     if bootstrap:

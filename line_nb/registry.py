@@ -51,7 +51,7 @@ def make_detector(name: str, W, b=None, **kw) -> Detector:
     return DETECTORS[detector_name(name)](W, b, **kw)
 
 # %% ../nbs/06a_registry.ipynb #d42723f2
-_FASHION = {'ODIN': dict(T=1000., eps=0.0014), 'ReAct': dict(pct=90.), 'DICE': dict(p=90.),
+_FASHION = {'ODIN': dict(T=1000., eps=0.0014), 'ReAct': dict(threshold='id_p90'), 'DICE': dict(p=90.),
             'DICE+ReAct': dict(p=90., threshold='id_p90'), 'LINe': dict(act_prune_pct=90., weight_prune_pct=90., clip_threshold='id_p90'),
             'KNN': dict(k=50), 'NAN+KNN': dict(k=50), 'ASH': dict(pct=90., variant='s'), 'SCALE': dict(pct=85.)}
 BENCHMARK_SETTINGS = {
@@ -95,6 +95,7 @@ def _at(code: str, where: str, note: str = '') -> str:
 
 def _provenance() -> dict:
     "{benchmark: {detector: {parameter: (value, source)}}}: every hyperparameter each detector uses on each benchmark."
+    HELD = "on held-out ID images (the benchmark runner: a seeded 10% of the ID test set, never scored; `validation_split`)"
     T1 = (1., _at('Energy', 'CIFAR/test.py:45', "--T default 1: the energy score at temperature 1"))
     odin_T = (1000., _at('ODIN', 'code/main.py:43', 'temperature 1000; README.md:122 "set to 1000 in all cases"'))
     no_fit = {'(none)': ('-', 'no hyperparameters')}
@@ -103,8 +104,8 @@ def _provenance() -> dict:
             'score': ('-min_l d_l', _at('Mahalanobis', 'lib_generation.py:155', "max over classes of -0.5 d_l: the same ranking")),
             'layer': ('penultimate only', "ours: post-hoc on cached features; the official code scores every block and combines them with a logistic regression fitted on OOD/adversarial validation data"),
             'input_perturbation': (0., "ours: none; the official code picks a magnitude from m_list (OOD_Generate_Mahalanobis.py:80) on OOD validation data")}
-    react = {'pct': (90., _at('ReAct', 'compute_threshold.py:96', "np.percentile(activation_log.flatten(), 90)")),
-             'threshold': (None, _at('ReAct', 'compute_threshold.py:96', "None: the clip is computed as that percentile of the ID training activations")), 'T': T1}
+    react = {'threshold': ('id_p90', _at('ReAct', 'compute_threshold.py:96', "np.percentile(activation_log.flatten(), 90) over the `val` loader (lines 52-53), which util/data_loader.py:59-61 builds from the ID test split; line_nb takes it " + HELD)),
+             'pct': (90., "unused: the clip is given as 'id_p90'"), 'T': T1}
     dice_c10 = (90., _at('DICE', 'demo-cifar.sh:13', "--p 90, CIFAR-10 DenseNet"))
     ash = lambda pct, src: {'pct': (pct, src), 'variant': ('s', src)}
     scale_ours = (85., "ours: SCALE's ImageNet value (" + _at('SCALE', 'configs/postprocessors/scale.yml:5') + "); on other benchmarks the authors choose p by a validation sweep (scale.yml:3 APS_mode, :7 percentile_list), so no fixed value is published")
@@ -130,11 +131,11 @@ def _provenance() -> dict:
                  'input_std': (None, "ours: the Fashion-MNIST CNN takes raw pixels in [0, 1] (no normalisation), so eps is in pixel units as it is")},
         'DICE': {'p': (90., dice_c10[1] + "; no published Fashion-MNIST value")},
         'DICE+ReAct': {'p': (90., dice_c10[1] + "; no published Fashion-MNIST value"),
-                       'threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + ") on the ID training features; the DenseNet's clip 1.0 is tied to that network's activation scale"),
+                       'threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + ") " + HELD + "; the DenseNet's clip 1.0 is tied to that network's activation scale"),
                        'pct': (90., "unused: the clip is given as 'id_p90'")},
         'LINe': {'act_prune_pct': (90., _at('LINe', 'demo-cifar.sh:3', "--p-a 90, CIFAR-10; no published Fashion-MNIST value")),
                  'weight_prune_pct': (90., _at('LINe', 'demo-cifar.sh:3', "--p-w 90, CIFAR-10; no published Fashion-MNIST value")),
-                 'clip_threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + ") on the ID training features; LINe's 1.0 / 0.8 are tied to the DenseNet's / ResNet-50's activation scale"),
+                 'clip_threshold': ('id_p90', "ours: ReAct's rule (" + _at('ReAct', 'compute_threshold.py:96') + ") " + HELD + "; LINe's 1.0 / 0.8 are tied to the DenseNet's / ResNet-50's activation scale"),
                  'mode': ('official', _at('LINe', 'models/route.py:24-29', "signed contributions, np.percentile, strict >: the released code's ranking"))},
         'KNN': knn(50, k50 + "; no published Fashion-MNIST value"),
         'ASH': ash(90., "ours: ASH-S@90, the ASH paper's ImageNet ResNet-50 setting (" + _at('ASH', 'config/imagenet_config.yml:15') + "); ASH's per-network configs range from 90 to 99 and none is for a network like this CNN (the CIFAR DenseNet's is 95, config/cifar10_config.yml:15)"),
@@ -229,14 +230,14 @@ def check_provenance() -> list[str]:
 
 # %% ../nbs/06a_registry.ipynb #b042491f
 def id_percentile(v) -> float | None:
-    "NN for a value 'id_pNN' (the NN-th percentile of the ID training activations), else None."
+    "NN for a value 'id_pNN' (the NN-th percentile of ID activations), else None."
     if isinstance(v, str) and v.startswith('id_p'):
         try: p = float(v[4:])
         except ValueError: return None
         return p if 0 <= p <= 100 else None
 
 def resolve_hyperparameters(hp: dict, train_features) -> dict:
-    "`hp` ({detector: {name: value}}) with every 'id_pNN' replaced by that percentile of the ID training activations, each computed once."
+    "`hp` ({detector: {name: value}}) with every 'id_pNN' replaced by that percentile of the ID features given, each computed once."
     done = {}
     def value(v):
         p = id_percentile(v)
@@ -261,7 +262,7 @@ def check_hyperparameters(hp: dict) -> dict:
     return out
 
 def build_detectors(head,                              # a Backbone, an nn.Linear, or (W, b)
-                    train_features: torch.Tensor,      # ID training features, for the 'id_pNN' rule
+                    train_features: torch.Tensor,      # ID features for the 'id_pNN' rule (the runner: held-out ID validation images)
                     benchmark: str = 'fashion',        # a key of BENCHMARK_SETTINGS
                     names=ALL_DETECTORS,
                     overrides: dict | None = None) -> dict[str, Detector]:
