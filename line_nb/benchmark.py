@@ -426,7 +426,7 @@ class SeedResults:
     def summary(self) -> 'pandas.DataFrame':
         "Mean and standard deviation over seeds (ddof 1) of every metric, per detector and OOD set: a long table."
         import pandas as pd
-        long = pd.concat([r.rows.assign(seed=s) for s, r in self.results.items()])
+        long = pd.concat([pd.DataFrame(r.rows.to_dict('list')).assign(seed=s) for s, r in self.results.items()])   # without attrs (scores)
         g = long.groupby(['detector', 'ood'], sort=False)[list(METRIC_NAMES) + ['id_accuracy']]
         out = g.mean().join(g.std(ddof=1), rsuffix='_std').reset_index()
         out.insert(2, 'seeds', len(self.results))
@@ -435,7 +435,9 @@ class SeedResults:
         "The paper's layout with each cell `mean ± std` over seeds."
         s = self.summary()
         mean, std = paper_layout(s, metrics, decimals), paper_layout(s.drop(columns=list(METRIC_NAMES)).rename(columns=lambda c: c.removesuffix('_std')), metrics, decimals)
-        return mean.combine(std, lambda a, b: [f"{x:.{decimals}f} ± {y:.{decimals}f}" for x, y in zip(a, b)])
+        out = mean.astype(object)
+        for col in mean.columns: out[col] = [f"{x:.{decimals}f} ± {y:.{decimals}f}" for x, y in zip(mean[col], std[col])]
+        return out
     def report(self) -> str:
         "Each seed's header, then the tables of mean ± std."
         import pandas as pd
@@ -444,6 +446,18 @@ class SeedResults:
         with pd.option_context('display.width', 1000, 'display.max_columns', None, 'display.max_rows', None):
             return '\n'.join([first, f"seeds {', '.join(map(str, self.results))}: mean ID accuracy {acc:.2f}%; cells: mean ± standard deviation over seeds", '',
                                'FPR95 and AUROC:', self.table().to_string(), '', 'AUPR-In and AUPR-Out:', self.table(('AUPR-In', 'AUPR-Out')).to_string()])
+    def compare(self, a: str, b: str, metric: str = 'FPR95', ood: str = 'average') -> 'pandas.DataFrame':
+        "`BenchmarkResult.compare(a, b)` on every seed (each run with `bootstrap=N`): a row per seed; the verdict in `.attrs['verdict']`."
+        import pandas as pd
+        rows = pd.DataFrame([{'seed': s, **r.compare(a, b, metric, ood)} for s, r in self.results.items()])
+        better = (lambda d: d < 0) if metric == 'FPR95' else (lambda d: d > 0)          # FPR95: lower is better
+        real = rows[rows.excludes_0]
+        verdict = (f"{a} better on every seed" if len(real) == len(rows) and better(real.difference).all() else
+                   f"{b} better on every seed" if len(real) == len(rows) and (~better(real.difference)).all() else
+                   f"undecided: {a} better on {int(better(real.difference).sum())}, {b} on {int((~better(real.difference)).sum())}, "
+                   f"no real difference on {len(rows) - len(real)} of {len(rows)} seeds")
+        rows.attrs['verdict'] = verdict
+        return rows
     def save(self, out, figures: bool = False) -> list[Path]:
         "Each seed's files in `out/seed{s}/`, and summary.csv (mean, std per detector, OOD set and metric) in `out`."
         out = Path(out).expanduser(); out.mkdir(parents=True, exist_ok=True)
