@@ -252,6 +252,18 @@ def skip_foreign(app, what, name, obj, skip, options):
     f = inspect.unwrap(getattr(getattr(obj, 'fget', obj), '__func__', getattr(obj, 'fget', obj)))
     return None if (getattr(f, '__module__', None) or '').startswith('line_nb') else True
 
+def viewcode_to_the_reference(app):
+    """viewcode's "[docs]" links from a source page go to the page that last described the object, often a notebook
+    page whose entry is :no-index: (no anchor there): send each to where the object is indexed, the API reference."""
+    objects = app.env.domains['py'].objects
+    for modname, entry in getattr(app.env, '_viewcode_modules', {}).items():
+        if not entry: continue
+        used = entry[2]   # {name in the module: docname}
+        for name in list(used):
+            if f'{modname}.{name}' in objects: used[name] = objects[f'{modname}.{name}'].docname
+            else: del used[name]
+    return []   # no pages of its own
+
 def setup(app):
     gone = stage()
     def drop_stale_pages(app):  # Sphinx keeps the HTML of a removed page: the notebook is gone
@@ -262,3 +274,4 @@ def setup(app):
     app.connect('source-read', link_guides)
     app.connect('autodoc-process-docstring', add_docments)
     app.connect('autodoc-skip-member', skip_foreign)
+    app.connect('html-collect-pages', viewcode_to_the_reference, priority=400)  # before viewcode's pages
