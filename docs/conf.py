@@ -105,6 +105,14 @@ def page_title(title: str) -> str:
     t = title.strip()
     return _TITLES.get(t, t[:1].upper() + t[1:])
 
+# A pandas table that mixes the paper's two-decimal numbers with unrounded ones of ours (2.137011 beside 31.42) shows
+# them all with two decimals. Only the page changes: the notebook's stored output keeps every digit.
+_LONG = re.compile(r'(<td>)(-?\d+\.\d{4,})(</td>)')
+
+def round_mixed(html: str) -> str:
+    if 'dataframe' not in html or not re.search(r'<td>-?\d+\.\d{1,2}</td>', html): return html
+    return _LONG.sub(lambda m: f'{m[1]}{float(m[2]):.2f}{m[3]}', html)
+
 def process(nb: nbformat.NotebookNode, rel: Path = Path('x.ipynb')) -> nbformat.NotebookNode:
     "Turn nbdev directives into MyST-NB tags; add API entries after exported definitions; link every chapter named."
     module, cells, titled = None, [], False
@@ -117,6 +125,10 @@ def process(nb: nbformat.NotebookNode, rel: Path = Path('x.ipynb')) -> nbformat.
             if not titled and (m := re.search(r'^# (.+)$', cell.source, re.M)):
                 cell.source = cell.source[:m.start(1)] + page_title(m.group(1)) + cell.source[m.end(1):]; titled = True
         if cell.cell_type != 'code': continue
+        for o in cell.get('outputs', []):
+            if 'text/html' in o.get('data', {}):
+                h = o['data']['text/html']; h = ''.join(h) if isinstance(h, list) else h
+                o['data']['text/html'] = round_mixed(h)
         dirs, cell.source = split_directives(cell.source)
         tags, doc = set(), []
         for d in dirs:
