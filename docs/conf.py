@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))  # document this checkout's line_nb, whatever is i
 sys.path.insert(0, str(DOCS))  # readme.py: the one reader of nbdev's `#|` directives
 
 import line_nb  # noqa: E402
-from readme import split_directives  # noqa: E402
+from readme import split_directives, link_chapters, chapters  # noqa: E402
 
 project = 'line_nb'
 author = 'line_nb developers'
@@ -37,7 +37,15 @@ myst_enable_extensions = ['dollarmath', 'colon_fence', 'deflist']
 myst_heading_anchors = 3
 myst_update_mathjax = False
 
+# Everything is served from the site itself: MathJax 3 (npm's `mathjax` 3.2.2, es5/tex-chtml-full.js, every TeX
+# extension built in, and its woff fonts) is a copy in _static/mathjax, not a CDN. Its menu is off: the menu's
+# accessibility explorer would fetch its speech rules from a CDN.
+mathjax_path = 'mathjax/tex-chtml-full.js'
+mathjax3_config = {'options': {'enableMenu': False}}
+
 autodoc_member_order = 'bysource'
+add_module_names = False  # `LINe`, not `line_nb.line.LINe`, on the page of line_nb.line: a name is shown once
+toc_object_entries_show_parents = 'hide'
 autodoc_typehints = 'signature'
 autodoc_inherit_docstrings = False  # torch's nn.Module docstrings are not line_nb's
 
@@ -88,13 +96,39 @@ def api_cell(module: str, names: list[str]) -> nbformat.NotebookNode:
     # autodoc writes reStructuredText: MyST hands it over through eval-rst
     return nbformat.v4.new_markdown_cell('```{eval-rst}\n' + '\n'.join(blocks) + '```')
 
-def process(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    "Turn nbdev directives into MyST-NB tags; add API entries after exported definitions."
-    module, cells = None, []
+# A notebook's title is its module's name for the library chapters (`# core`); in the navigation every title
+# starts with a capital, as the others do. Names that are not words are spelled out.
+_TITLES = {'oodsets': 'OOD sets', 'densenet': 'DenseNet', 'interop': 'Interoperability', 'cli': 'CLI'}
+
+def page_title(title: str) -> str:
+    "A notebook's `# title` as its page shows it."
+    t = title.strip()
+    return _TITLES.get(t, t[:1].upper() + t[1:])
+
+# A pandas table that mixes the paper's two-decimal numbers with unrounded ones of ours (2.137011 beside 31.42) shows
+# them all with two decimals. Only the page changes: the notebook's stored output keeps every digit.
+_LONG = re.compile(r'(<td>)(-?\d+\.\d{4,})(</td>)')
+
+def round_mixed(html: str) -> str:
+    if 'dataframe' not in html or not re.search(r'<td>-?\d+\.\d{1,2}</td>', html): return html
+    return _LONG.sub(lambda m: f'{m[1]}{float(m[2]):.2f}{m[3]}', html)
+
+def process(nb: nbformat.NotebookNode, rel: Path = Path('x.ipynb')) -> nbformat.NotebookNode:
+    "Turn nbdev directives into MyST-NB tags; add API entries after exported definitions; link every chapter named."
+    module, cells, titled = None, [], False
+    to_nbs, here, names = '../' * (len(rel.parts) - 1), str(rel.with_suffix('')), chapters()
     for cell in nb.cells:
         cell.get('metadata', {}).pop('tags', None)
         cells.append(cell)
+        if cell.cell_type == 'markdown':
+            cell.source = link_chapters(cell.source, to_nbs, here, names)
+            if not titled and (m := re.search(r'^# (.+)$', cell.source, re.M)):
+                cell.source = cell.source[:m.start(1)] + page_title(m.group(1)) + cell.source[m.end(1):]; titled = True
         if cell.cell_type != 'code': continue
+        for o in cell.get('outputs', []):
+            if 'text/html' in o.get('data', {}):
+                h = o['data']['text/html']; h = ''.join(h) if isinstance(h, list) else h
+                o['data']['text/html'] = round_mixed(h)
         dirs, cell.source = split_directives(cell.source)
         tags, doc = set(), []
         for d in dirs:
@@ -123,7 +157,7 @@ def stage() -> list[Path]:
     "Copy the notebooks from `nbs/` into `docs/nbs/`, processed; drop those whose notebook is gone."
     wanted, gone = set(), []
     for rel in notebooks():
-        nb = process(nbformat.read(NBS/rel, as_version=4))
+        nb = process(nbformat.read(NBS/rel, as_version=4), rel)
         write_if_changed(STAGED/rel, nbformat.writes(nb) + '\n'); wanted.add(STAGED/rel)
     for p in STAGED.rglob('*.ipynb'):
         if p not in wanted: p.unlink(); gone.append(p.relative_to(DOCS))
@@ -171,14 +205,32 @@ def md2rst(text: str) -> str:
         out.append(re.sub(r'(?<=\w)_(?=\W|$)', r'\\_', part))
     return ''.join(out)
 
+def shared_comments(f) -> dict[str, str]:
+    """Parameters that share a source line with another's `# comment`: {name: whose comment it is}.
+    fastcore's docments gives a comment to the last parameter of its line only (`def __init__(self, W, b=None, # the head`
+    documents `b`, and `W` not at all); on such a line the comment is about every parameter on it."""
+    import textwrap
+    try: fn = ast.parse(textwrap.dedent(inspect.getsource(f))).body[0]
+    except Exception: return {}
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)): return {}
+    a = fn.args
+    params = [p for p in a.posonlyargs + a.args + [a.vararg] + a.kwonlyargs + [a.kwarg] if p is not None]
+    by_line = {}
+    for p in params: by_line.setdefault(p.lineno, []).append(p.arg)
+    return {n: names[-1] for names in by_line.values() for n in names[:-1]}
+
 # nbdev's style documents each parameter with a `# comment` beside it: show those comments
 def add_docments(app, what, name, obj, options, lines):
     lines[:] = [md2rst(l) for l in lines]
     if what not in ('function', 'method', 'class'): return
     try:
         from fastcore.docments import docments
-        docs = docments(obj.__init__ if what == 'class' else obj, full=True)
+        f = obj.__init__ if what == 'class' else obj
+        docs = docments(f, full=True)
     except Exception: return
+    for n, owner in shared_comments(f).items():   # `W, b=None,  # the head`: the comment is W's and b's
+        if n in docs and not docs[n].get('docment') and docs.get(owner, {}).get('docment'):
+            docs[n]['docment'] = docs[owner]['docment']
     have = ' '.join(lines)
     extra = [f':param {k}: {md2rst(v["docment"])}' for k, v in docs.items()
              if k not in ('self', 'return') and v.get('docment') and f':param {k}:' not in have]
@@ -188,6 +240,12 @@ def add_docments(app, what, name, obj, options, lines):
 
 # a section of index.md whose notebooks have not landed yet is left out, not shown empty
 _TOCTREE = re.compile(r'^```\{toctree\}\n(.*?)^```\n', re.S | re.M)
+
+GUIDES = ('results', 'cli', 'performance', 'data', 'development')   # docs/*.md, the README's sections of their own
+
+def link_guides(app, docname, source):
+    "The guide pages name chapters as the notebooks do: each becomes a link, by the notebooks' rule (readme.link_chapters)."
+    if docname in GUIDES: source[0] = link_chapters(source[0], 'nbs/')
 
 def drop_empty_globs(app, docname, source):
     if docname != 'index': return
@@ -206,6 +264,18 @@ def skip_foreign(app, what, name, obj, skip, options):
     f = inspect.unwrap(getattr(getattr(obj, 'fget', obj), '__func__', getattr(obj, 'fget', obj)))
     return None if (getattr(f, '__module__', None) or '').startswith('line_nb') else True
 
+def viewcode_to_the_reference(app):
+    """viewcode's "[docs]" links from a source page go to the page that last described the object, often a notebook
+    page whose entry is :no-index: (no anchor there): send each to where the object is indexed, the API reference."""
+    objects = app.env.domains['py'].objects
+    for modname, entry in getattr(app.env, '_viewcode_modules', {}).items():
+        if not entry: continue
+        used = entry[2]   # {name in the module: docname}
+        for name in list(used):
+            if f'{modname}.{name}' in objects: used[name] = objects[f'{modname}.{name}'].docname
+            else: del used[name]
+    return []   # no pages of its own
+
 def setup(app):
     gone = stage()
     def drop_stale_pages(app):  # Sphinx keeps the HTML of a removed page: the notebook is gone
@@ -213,5 +283,7 @@ def setup(app):
     app.connect('builder-inited', drop_stale_pages)
     write_api()
     app.connect('source-read', drop_empty_globs)
+    app.connect('source-read', link_guides)
     app.connect('autodoc-process-docstring', add_docments)
     app.connect('autodoc-skip-member', skip_foreign)
+    app.connect('html-collect-pages', viewcode_to_the_reference, priority=400)  # before viewcode's pages

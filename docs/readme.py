@@ -27,6 +27,38 @@ def split_directives(source: str) -> tuple[list[str], str]:
     return dirs, '\n'.join(lines)
 
 
+# A chapter named as inline code (`15_line`, `15_line.ipynb`, `nbs/15_line.ipynb`, `answers/15_line_answers`) that is not
+# already a link's text: the one rule that makes every mention of a notebook a link (README, pages, notebooks).
+_CHAPTER = re.compile(r'(?<!\[)`(?:nbs/)?((?:answers/)?\d\d[a-z]?_[A-Za-z0-9_]+)(?:\.ipynb)?`(?!\]\()')
+_FENCE = re.compile(r'^(```|~~~)', re.M)
+
+
+def chapters() -> set[str]:
+    "Every notebook under nbs/ (subfolders included) as its path relative to nbs/ without suffix, e.g. 'answers/15_line_answers'."
+    nbs = NOTEBOOK.parent
+    return {str(p.relative_to(nbs).with_suffix('')) for p in nbs.rglob('*.ipynb')
+            if not any(part.startswith(('.', '_')) for part in p.relative_to(nbs).parts)}
+
+
+def link_chapters(md: str, to_nbs: str = 'nbs/', here: str | None = None, names: set[str] | None = None) -> str:
+    """Markdown `md` with every inline-code mention of an existing notebook made a link to it. `to_nbs` is the path from
+    the document to nbs/ ('nbs/' for the README, '' for a notebook in nbs/, '../' for one in nbs/answers/); `here` is the
+    document's own chapter name (never linked to itself). Code blocks and headings are left as they are."""
+    names = chapters() if names is None else names
+    def link(m):
+        name = m.group(1)
+        if name not in names:  # `15_line_answers` names nbs/answers/15_line_answers
+            name = f'answers/{name}' if f'answers/{name}' in names else None
+        if name is None or name == here: return m.group(0)
+        return f'[{m.group(0)}]({to_nbs}{name}.ipynb)'
+    out, in_code = [], False
+    for line in md.split('\n'):
+        if _FENCE.match(line.lstrip()): in_code = not in_code
+        elif not in_code and not line.lstrip().startswith('#'): line = _CHAPTER.sub(link, line)
+        out.append(line)
+    return '\n'.join(out)
+
+
 def _text_outputs(cell) -> str:
     "The cell's stdout and plain-text results, joined."
     out = []
@@ -44,7 +76,7 @@ def render(notebook: Path = NOTEBOOK) -> str:
     for c in nb['cells']:
         source = ''.join(c['source'])
         if c['cell_type'] == 'markdown':
-            if source.strip(): blocks.append(source.strip('\n'))
+            if source.strip(): blocks.append(link_chapters(source.strip('\n')))
             continue
         if c['cell_type'] != 'code': continue
         dirs, body = split_directives(source)
