@@ -50,3 +50,14 @@ def test_readme_fit_then_score_runs_as_written(tmp_path):
     rec = torch.load(tmp_path/'fashion-line.pt', weights_only=True)
     assert rec['detector'] == 'LINe' and rec['meta']['model']['name'] == 'fashion-cnn'
     assert (df.score >= rec['meta']['threshold']).tolist() == df.in_distribution.tolist()   # in = at or above the saved threshold
+
+
+def test_results_page_is_generated_from_the_committed_csvs():
+    "docs/results.md's table and verdicts are what docs/results.py writes from nbs/results/*.csv (no number typed by hand)."
+    spec = importlib.util.spec_from_file_location('results', ROOT/'docs'/'results.py')
+    results = importlib.util.module_from_spec(spec); spec.loader.exec_module(results)
+    text = (ROOT/'docs'/'results.md').read_text()
+    assert results.render(text) == text, "run `python docs/results.py` after the benchmark chapters write new CSVs"
+    assert '| **LINe** |' in results.table()
+    v = results.verdicts()
+    assert all(line.count('**') >= 2 for line in v.splitlines()[2:])   # every claim has a verdict on at least one benchmark
