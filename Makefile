@@ -36,6 +36,7 @@ test: setup
 	  echo "nbdev_export / nbdev_clean changed these files: the library and the notebooks are out of sync, or notebooks are not clean"; \
 	  git status --porcelain -- nbs line_nb; git diff --stat -- nbs line_nb; exit 1; fi
 	$(BIN)/python docs/readme.py --check
+	$(BIN)/python docs/results.py --check
 	@flags=$$($(BIN)/line-nb data --test-flags) || exit 1; \
 	echo "nbdev_test --flags '$$flags' (cells marked with a flag run only when their data are present: line-nb data)"; \
 	PATH=$(BIN):$$PATH OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} nbdev_test --n_workers 1 --flags "$$flags"

@@ -91,8 +91,8 @@ def averages_with_paper(df: 'pandas.DataFrame', benchmark: str | None) -> 'panda
 def validation_split(test: Features, fraction: float = 0.1, seed: int = 0) -> tuple[Features, Features]:
     "A seeded split of the ID test features into (validation, evaluation) parts, and the evaluation part's indices into `test`."
     if not 0 < fraction < 1: raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    n = len(test.features); k = round(fraction * n)
-    if not 0 < k < n: raise ValueError(f"{n} ID test images cannot be split {fraction:.0%} / {1 - fraction:.0%}")
+    n = len(test.features); k = max(1, round(fraction * n))          # at least one held-out image
+    if k >= n: raise ValueError(f"{n} ID test image(s) cannot be split {fraction:.0%} / {1 - fraction:.0%}: at least 2 are needed")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     val, ev = perm[:k].sort().values, perm[k:].sort().values
     part = lambda idx, what: Features(test.features[idx], test.logits[idx], test.labels[idx], {**test.meta, 'part': what, 'indices': idx})

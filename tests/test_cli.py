@@ -68,7 +68,7 @@ def test_densenet_on_fake_cifar_folders(tmp_path):
     assert set(df.ood) == {'Textures', 'LSUN-C', 'average'} and len(df) == 5 * 3
     assert df[['FPR95', 'AUROC', 'AUPR-In', 'AUPR-Out']].apply(lambda c: c.between(0, 100)).all().all()
     js = json.loads((out/'results.json').read_text())
-    assert js['id']['n_train'] == 30 and js['id']['n_test'] == 20 and js['model']['weights'] == 'cifar10' and js['settings'] == 'cifar10'
+    assert js['id']['n_train'] == 30 and js['id']['n_test'] == 18 and js['id']['n_validation'] == 2 and js['model']['weights'] == 'cifar10' and js['settings'] == 'cifar10'
     assert js['hyperparameters']['LINe']['weight_prune_pct'] == 50 and isinstance(js['hyperparameters']['LINe']['clip_threshold'], float)
     assert js['ood']['Textures']['offline_stand_in'] is False and len(js['rows']) == 15
     for f in ('histograms.png', 'roc.png'): assert (out/f).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

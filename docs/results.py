@@ -1,0 +1,67 @@
+"""The tables and verdicts of docs/results.md, generated from the CSVs that the benchmark chapters commit (nbs/results/),
+so that the page cannot drift from the numbers.
+
+    python docs/results.py           # rewrite the generated blocks of docs/results.md
+    python docs/results.py --check   # exit 1 when docs/results.md differs from what the CSVs give (make test runs it)
+
+Each generated block sits between `<!-- generated: NAME -->` and `<!-- end: NAME -->`; the text around them is written by hand."""
+import re, sys
+from pathlib import Path
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE, RESULTS = ROOT/'docs'/'results.md', ROOT/'nbs'/'results'
+BENCHMARKS = {'Fashion-MNIST CNN': 'benchmark_fashion', 'DenseNet, CIFAR-10 JPEG': 'benchmark_densenet_cifar10'}
+
+
+def _read(stem: str, what: str, **kw) -> pd.DataFrame: return pd.read_csv(RESULTS/f'{stem}_{what}.csv', **kw)
+
+
+def table() -> str:
+    "One row per detector: each benchmark's average FPR95 and AUROC with its 95% interval, then the paper's averages."
+    avgs = {b: _read(s, 'averages', index_col=0) for b, s in BENCHMARKS.items()}
+    first = next(iter(avgs.values()))
+    head = ' | '.join(f'{b} FPR95 [95% interval] | AUROC' for b in avgs)
+    lines = [f"| detector | {head} | paper's CIFAR-10 FPR95 | paper's AUROC |", '|---' * (2 + 2 * len(avgs) + 1) + '|']
+    for det in first.index.union(*[a.index for a in avgs.values()], sort=False):
+        cells = [f"{a.loc[det, f'ours {m}']:.2f} {a.loc[det, f'{m} 95% interval']}" if det in a.index else '–'
+                 for a in avgs.values() for m in ('FPR95', 'AUROC')]
+        paper = [f'{first.loc[det, c]:.2f}' if det in first.index and pd.notna(first.loc[det, c]) else '–' for c in ('paper FPR95', 'paper AUROC')]
+        lines.append(f"| {'**LINe**' if det == 'LINe' else det} | {' | '.join(cells)} | {' | '.join(paper)} |")
+    return '\n'.join(lines)
+
+
+def verdicts() -> str:
+    "Each claim on each benchmark: the verdict, the difference of average FPR95 and its paired 95% interval."
+    vs = {b: _read(s, 'verdicts', index_col=0) for b, s in BENCHMARKS.items()}
+    lines = [f"| claim (average FPR95) | {' | '.join(vs)} |", '|---' * (1 + len(vs)) + '|']
+    for claim in dict.fromkeys(c for v in vs.values() for c in v.index):
+        cells = [f"**{v.loc[claim, 'verdict']}**: {v.loc[claim, 'difference']:+.2f} {v.loc[claim, 'interval']}" if claim in v.index else '–'
+                 for v in vs.values()]
+        lines.append(f"| {claim} | {' | '.join(cells)} |")
+    return '\n'.join(lines)
+
+
+BLOCKS = {'table': table, 'verdicts': verdicts}
+
+
+def render(text: str) -> str:
+    "`text` with every generated block rewritten from the CSVs."
+    for name, make in BLOCKS.items():
+        pat = re.compile(rf'(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)', re.S)
+        if not pat.search(text): raise ValueError(f"{PAGE} has no block '<!-- generated: {name} -->' ... '<!-- end: {name} -->'")
+        text = pat.sub(lambda m: m.group(1) + make() + '\n' + m.group(2), text)
+    return text
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    old = PAGE.read_text(); new = render(old)
+    if '--check' in argv:
+        if new != old: print(f"{PAGE} differs from what nbs/results/ gives: run `python docs/results.py`", file=sys.stderr); return 1
+        return 0
+    PAGE.write_text(new); print(f"wrote {PAGE} from {RESULTS}")
+    return 0
+
+
+if __name__ == '__main__': sys.exit(main())
