@@ -23,7 +23,8 @@ def table() -> str:
     first = next(iter(avgs.values()))
     head = ' | '.join(f'{b} FPR95 [95% interval] | AUROC' for b in avgs)
     lines = [f"| detector | {head} | paper's CIFAR-10 FPR95 | paper's AUROC |", '|---' * (2 + 2 * len(avgs) + 1) + '|']
-    for det in first.index.union(*[a.index for a in avgs.values()], sort=False):
+    from line_nb.registry import ALL_DETECTORS              # the paper's order, then the later detectors
+    for det in [d for d in ALL_DETECTORS if any(d in a.index for a in avgs.values())]:
         cells = [f"{a.loc[det, f'ours {m}']:.2f} {a.loc[det, f'{m} 95% interval']}" if det in a.index else '–'
                  for a in avgs.values() for m in ('FPR95', 'AUROC')]
         paper = [f'{first.loc[det, c]:.2f}' if det in first.index and pd.notna(first.loc[det, c]) else '–' for c in ('paper FPR95', 'paper AUROC')]
