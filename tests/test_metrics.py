@@ -97,3 +97,78 @@ def test_fpr95_is_the_id_positive_convention():
     o = np.array([0., 1.5, 2.5, 3., 30.])        # OOD above 2: 2.5, 3, 30 -> 3 / 5
     assert ood_metrics(i, o)['FPR95'] == 60.
     assert fpr_at_95_tpr_ood_positive(i, o) != 0.6
+
+
+# ---------------------------------------------------------------- the paired bootstrap
+import pytest
+from line_nb.metrics import bootstrap, interval, paired_difference, _replicates
+
+
+@settings(max_examples=60, deadline=None)
+@given(scores, scores, st.integers(0, 2**31 - 1), st.sampled_from([0.95, 0.9, 0.8]))
+def test_replicates_equal_the_metrics_of_each_resample(a, b, seed, tpr):
+    "A count-vector replicate is the plain metric of the resampled scores (indices drawn with replacement), ties and tpr included."
+    rng = np.random.default_rng(seed)
+    ia, ib = rng.integers(0, len(a), (3, len(a))), rng.integers(0, len(b), (3, len(b)))
+    w = np.stack([np.bincount(r, minlength=len(a)) for r in ia]); v = np.stack([np.bincount(r, minlength=len(b)) for r in ib])
+    f, u = _replicates(a, b, w, v, tpr)
+    for k in range(3):
+        assert f[k] == 100 * fpr_at_95_tpr_id_positive(a[ia[k]], b[ib[k]], tpr)
+        assert abs(u[k] - 100 * auroc(a[ia[k]], b[ib[k]])) < 1e-9
+    f1, u1 = _replicates(a, b, np.ones((1, len(a)), int), np.ones((1, len(b)), int), tpr)   # every count 1: the data themselves
+    assert f1[0] == 100 * fpr_at_95_tpr_id_positive(a, b, tpr) and abs(u1[0] - 100 * auroc(a, b)) < 1e-9
+
+
+def _three(seed=0):
+    rng = np.random.default_rng(seed)
+    a = (rng.normal(1, 1, 300), {'x': rng.normal(0, 1, 200), 'y': rng.normal(-.5, 1, 120)})
+    return {'A': a, 'A2': a, 'B': (a[0] * 3 + 1, {k: s * 3 + 1 for k, s in a[1].items()}),     # B: a monotone transform of A
+            'C': (a[0] + rng.normal(0, 1, 300), {k: s + rng.normal(0, 1, len(s)) for k, s in a[1].items()})}
+
+
+def test_bootstrap_is_paired_seeded_and_averages_the_sets():
+    sc = _three()
+    r = bootstrap(sc, n=300, seed=5)
+    assert set(r) == set(sc) and set(r['A']) == {'x', 'y', 'average', '_samples'}
+    assert r['A']['_samples'] == (300, (('x', 200), ('y', 120)))
+    for m in ('FPR95', 'AUROC'):
+        assert r['A']['x'][m].shape == (300,)
+        assert np.array_equal(r['A']['x'][m], r['A2']['x'][m]) and np.array_equal(r['A']['y'][m], r['B']['y'][m])   # the same draws for all
+        assert np.allclose(r['A']['average'][m], (r['A']['x'][m] + r['A']['y'][m]) / 2)
+        assert not np.array_equal(r['A']['x'][m], r['C']['x'][m])
+    again, other = bootstrap(sc, n=300, seed=5), bootstrap(sc, n=300, seed=6)
+    assert np.array_equal(again['C']['average']['AUROC'], r['C']['average']['AUROC'])
+    assert not np.array_equal(other['C']['average']['AUROC'], r['C']['average']['AUROC'])
+    first = r['A']['x']['FPR95']
+    assert first.min() < 100 * fpr_at_95_tpr_id_positive(sc['A'][0], sc['A'][1]['x']) < first.max()   # the replicates spread around the value
+    assert np.array_equal(bootstrap(sc, n=300, seed=5, tpr=0.9)['A']['x']['AUROC'], r['A']['x']['AUROC'])
+    assert not np.array_equal(bootstrap(sc, n=300, seed=5, tpr=0.9)['A']['x']['FPR95'], r['A']['x']['FPR95'])
+
+
+def test_bootstrap_checks_its_input():
+    sc = _three()
+    for bad in (0, -3, 1.5, True): 
+        with pytest.raises(ValueError, match='n must be a positive integer'): bootstrap(sc, n=bad)
+    with pytest.raises(ValueError, match="the ID scores of A"): bootstrap({'A': ([1., np.nan], {'x': [0.]})}, n=2)
+    with pytest.raises(ValueError, match="OOD set 'x'"): bootstrap({'A': ([1., 2.], {'x': [np.inf]})}, n=2)
+    assert bootstrap({'A': ([1., 2.], {'x': [0.]})}, n=1)['A']['x']['AUROC'].shape == (1,)
+
+
+def test_interval_is_the_central_percentile_range():
+    x = np.arange(1001.)
+    assert interval(x) == (25.0, 975.0) and interval(x, 90) == (50.0, 950.0) and interval(x, 50.) == (250.0, 750.0)
+    assert isinstance(interval(x)[0], float)
+    for bad in (0, 100, -5, 101):
+        with pytest.raises(ValueError, match='level must be a percentage in \\(0, 100\\)'): interval(x, bad)
+
+
+def test_paired_difference_of_the_same_draws():
+    sc = _three()
+    r = bootstrap(sc, n=400, seed=1)
+    assert paired_difference(r, 'A', 'A2') == (0.0, 0.0) and paired_difference(r, 'A', 'B', 'x', 'AUROC') == (0.0, 0.0)
+    lo, hi = paired_difference(r, 'C', 'A', 'average', 'AUROC', level=90)
+    d = r['C']['average']['AUROC'] - r['A']['average']['AUROC']
+    assert (lo, hi) == interval(d, 90) and lo < hi
+    assert paired_difference(r, 'A', 'C', 'y', 'FPR95') == interval(r['A']['y']['FPR95'] - r['C']['y']['FPR95'])
+    r2 = bootstrap({'A': sc['A'], 'D': (sc['A'][0][:100], sc['A'][1])}, n=5)
+    with pytest.raises(ValueError, match='not scored on the same samples'): paired_difference(r2, 'A', 'D')
