@@ -172,3 +172,14 @@ def test_paired_difference_of_the_same_draws():
     assert paired_difference(r, 'A', 'C', 'y', 'FPR95') == interval(r['A']['y']['FPR95'] - r['C']['y']['FPR95'])
     r2 = bootstrap({'A': sc['A'], 'D': (sc['A'][0][:100], sc['A'][1])}, n=5)
     with pytest.raises(ValueError, match='not scored on the same samples'): paired_difference(r2, 'A', 'D')
+
+
+def test_bootstrap_defaults_and_edges():
+    "Defaults: 1,000 replicates, seed 0; a level below 1 percent is allowed; a tpr near 0 keeps the threshold inside the ID scores."
+    sc = {'A': _three()['A']}
+    r = bootstrap(sc)
+    assert r['A']['x']['FPR95'].shape == (1000,) and np.array_equal(r['A']['x']['AUROC'], bootstrap(sc, 1000, 0)['A']['x']['AUROC'])
+    assert interval(np.arange(101.), 0.5)[0] < interval(np.arange(101.), 0.5)[1]
+    a, b = np.arange(10.), np.arange(10.) + 0.5
+    f, _ = _replicates(a, b, np.ones((1, 10), int), np.ones((1, 10), int), 0.01)   # k capped at n - 1: the largest ID score
+    assert f[0] == 100 * fpr_at_95_tpr_id_positive(a, b, 0.01) == 10.0                        # only 9.5 is above 9
