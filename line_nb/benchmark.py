@@ -88,13 +88,17 @@ def averages_with_paper(df: 'pandas.DataFrame', benchmark: str | None) -> 'panda
     return ours if benchmark is None else ours.join(paper_averages(benchmark), how='left')
 
 # %% ../nbs/06b_benchmark.ipynb #e0c63477
+def _held_out(n: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "Sorted indices of a seeded draw of `k` of `n` items, and of the other `n - k`."
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[:k].sort().values, perm[k:].sort().values
+
 def validation_split(test: Features, fraction: float = 0.1, seed: int = 0) -> tuple[Features, Features]:
     "A seeded split of the ID test features into (validation, evaluation) parts, and the evaluation part's indices into `test`."
     if not 0 < fraction < 1: raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     n = len(test.features); k = max(1, round(fraction * n))          # at least one held-out image
     if k >= n: raise ValueError(f"{n} ID test image(s) cannot be split {fraction:.0%} / {1 - fraction:.0%}: at least 2 are needed")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    val, ev = perm[:k].sort().values, perm[k:].sort().values
+    val, ev = _held_out(n, k, seed)
     part = lambda idx, what: Features(test.features[idx], test.logits[idx], test.labels[idx], {**test.meta, 'part': what, 'indices': idx})
     return part(val, f'validation ({fraction:.0%}, seed {seed})'), part(ev, f'evaluation ({1 - fraction:.0%}, seed {seed})')
 
@@ -510,8 +514,8 @@ def _split(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tenso
     if not 0 < holdout < 1: raise ValueError(f"holdout must be a fraction in (0, 1), got {holdout}")
     k = max(1, round(holdout * n))
     if n - k < 2: raise ValueError(f"the ID training set has {n} images: too few to hold out {holdout:.0%} for the threshold")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[k:].sort().values, perm[:k].sort().values
+    held, rest = _held_out(n, k, seed)
+    return rest, held
 
 def _scores(det, bb, data, features=None, **kw) -> torch.Tensor:
     "Scores of a data set: from its `features` (extracted, cached, when not given), or from the images for ODIN with eps > 0."
