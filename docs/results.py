@@ -43,7 +43,28 @@ def verdicts() -> str:
     return '\n'.join(lines)
 
 
-BLOCKS = {'table': table, 'verdicts': verdicts}
+def seeds() -> str:
+    "The Fashion-MNIST benchmark over three training seeds: each detector's average FPR95 and AUROC as mean ± std, and each seed's FPR95."
+    a = _read('benchmark_fashion_seeds', 'averages', index_col=0)
+    per_seed = [c for c in a.columns if c.startswith('FPR95 seed')]
+    lines = [f"| detector | FPR95 (mean ± std) | AUROC (mean ± std) | {' | '.join(per_seed)} |", '|---' * (3 + len(per_seed)) + '|']
+    for det, r in a.iterrows():
+        lines.append(f"| {'**LINe**' if det == 'LINe' else det} | {r['FPR95 (mean ± std)']} | {r['AUROC (mean ± std)']} | " + ' | '.join(f'{r[c]:.2f}' for c in per_seed) + ' |')
+    return '\n'.join(lines)
+
+
+def seed_verdicts() -> str:
+    "Each claim on each training seed of the Fashion-MNIST CNN, with its paired interval, and whether the seeds agree."
+    v = _read('benchmark_fashion_seeds', 'verdicts', index_col=0)
+    cols = [c for c in v.columns if c.startswith('seed')]
+    lines = [f"| claim (average FPR95) | {' | '.join(cols)} | over seeds |", '|---' * (2 + len(cols)) + '|']
+    for claim, r in v.iterrows():
+        cells = [f"**{r[c].split(':', 1)[0]}**:{r[c].split(':', 1)[1]}" for c in cols]
+        lines.append(f"| {claim} | {' | '.join(cells)} | {r['over seeds']} |")
+    return '\n'.join(lines)
+
+
+BLOCKS = {'table': table, 'verdicts': verdicts, 'seeds': seeds, 'seed_verdicts': seed_verdicts}
 
 
 def render(text: str) -> str:

@@ -18,9 +18,10 @@ from .oodsets import auxiliary_outliers
 from .detectors import energy
 
 # %% auto #0
-__all__ = ['AUX_N', 'AUX_SEED', 'GREG_METHODS', 'GREG_VERSION', 'free_energy', 'check_margins', 'energy_bounded_loss',
-           'correctly_placed', 'energy_grad_norms', 'check_lambdas', 'greg_loss', 'greg_plus_select', 'GRegConfig',
-           'energies_and_features', 'calibrate_margins', 'greg_finetune', 'greg_fashion_cnn', 'ood_comparison']
+__all__ = ['AUX_N', 'AUX_SEED', 'GREG_METHODS', 'OFFICIAL_MARGINS', 'GREG_VERSION', 'free_energy', 'check_margins',
+           'energy_bounded_loss', 'correctly_placed', 'energy_grad_norms', 'check_lambdas', 'greg_penalty', 'greg_loss',
+           'greg_plus_select', 'GRegConfig', 'energies_and_features', 'calibrate_margins', 'greg_finetune',
+           'greg_fashion_cnn', 'ood_comparison']
 
 # %% ../nbs/30_greg.ipynb #bf0d234b
 def free_energy(logits: torch.Tensor) -> torch.Tensor:
@@ -46,9 +47,9 @@ def energy_bounded_loss(e_in: torch.Tensor,  # (n_in,) free energies of ID sampl
     return F.relu(e_in - m_in).pow(2).mean() + F.relu(m_out - e_out).pow(2).mean()
 
 def correctly_placed(e_in, e_out, m_in: float, m_out: float) -> tuple[torch.Tensor, torch.Tensor]:
-    "Masks of the samples already on the right side of their margin: ID with `E <= m_in`, outliers with `E >= m_out`."
+    "Masks of the samples strictly on the right side of their margin, where the penalty's relu has a gradient: ID with `E < m_in`, outliers with `E > m_out`."
     m_in, m_out = check_margins(m_in, m_out)
-    return e_in <= m_in, e_out >= m_out
+    return e_in < m_in, e_out > m_out
 
 # %% ../nbs/30_greg.ipynb #22bcdf06
 def energy_grad_norms(energies: torch.Tensor, # (N,) free energies computed from `x`, one sample each
@@ -70,13 +71,26 @@ def check_lambdas(lambda_s, lambda_grad):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{nm} must be a finite number >= 0, got {v!r}")
 
+def greg_penalty(energies: torch.Tensor, # (n_in + n_out,) free energies computed from `x`, ID rows first
+                 x: torch.Tensor,        # (n_in + n_out, C, H, W) the batch, with requires_grad
+                 n_in: int,              # how many of the rows are ID
+                 m_in: float, m_out: float,
+                 create_graph: bool = True) -> torch.Tensor:
+    "GReg's gradient term as the authors' code computes it: the input gradient of `S` (one scalar per batch), its L2 norm per sample, averaged over all samples."
+    m_in, m_out = check_margins(m_in, m_out)
+    if not x.requires_grad: raise ValueError("x must have requires_grad=True (set it before the forward pass)")
+    if not 0 < n_in < len(x): raise ValueError(f"n_in must leave at least one ID and one outlier row, got n_in={n_in} of {len(x)}")
+    S = -F.relu(m_in - energies[:n_in]).mean() + F.relu(energies[n_in:] - m_out).mean()
+    g, = torch.autograd.grad(S, x, create_graph=create_graph)       # (N, C, H, W)
+    return g.flatten(1).norm(dim=1).mean()                          # mean over all N = n_in + n_out rows
+
 def greg_loss(model: nn.Module,
               x_in: torch.Tensor, y_in: torch.Tensor, # ID batch (n_in, C, H, W) and its labels
               x_out: torch.Tensor,                    # outlier batch (n_out, C, H, W)
               m_in: float, m_out: float,              # energy margins
-              lambda_s: float = 0.1,                  # weight of the energy-bounded loss
-              lambda_grad: float = 1.0):              # weight of the gradient penalty; 0: energy-bounded loss only
-    "GReg's loss on one batch, and its terms: CE(ID) + lambda_s L_S + lambda_grad L_grad."
+              lambda_s: float = 0.1,                  # weight of the energy-bounded loss (official --beta 0.1)
+              lambda_grad: float = 1.0):              # weight of the gradient penalty (official --jacobianLoss 1); 0: energy-bounded loss only
+    "GReg's loss on one batch, and its terms: CE(ID) + lambda_s L_S + lambda_grad L_grad, in the model's current mode (train: batch statistics)."
     check_lambdas(lambda_s, lambda_grad)
     if len(x_in) == 0 or len(x_out) == 0: raise ValueError(f"GReg needs a non-empty ID batch and outlier batch, got {len(x_in)} and {len(x_out)}")
     n = len(x_in)
@@ -86,10 +100,7 @@ def greg_loss(model: nn.Module,
     ce = F.cross_entropy(logits[:n], y_in)
     l_s = energy_bounded_loss(e_in, e_out, m_in, m_out)
     ok_in, ok_out = correctly_placed(e_in.detach(), e_out.detach(), m_in, m_out)
-    if lambda_grad > 0:
-        gn = energy_grad_norms(e, x, torch.cat([ok_in, ok_out]))    # (n_in + n_out,)
-        l_g = gn[:n].mean() + gn[n:].mean()                          # E[1{ok} ||grad E||] over ID + same over outliers
-    else: l_g = torch.zeros((), device=x.device)
+    l_g = greg_penalty(e, x, n, m_in, m_out) if lambda_grad > 0 else torch.zeros((), device=x.device)
     total = ce + lambda_s * l_s + lambda_grad * l_g
     return total, dict(loss=total.item(), ce=ce.item(), energy=l_s.item(), grad=l_g.item(),
                        ok_in=ok_in.float().mean().item(), ok_out=ok_out.float().mean().item())
@@ -99,7 +110,8 @@ def greg_plus_select(features,            # (N, q) penultimate features of the c
                      energies,            # (N,) their free energies
                      n_select: int,       # how many to keep
                      n_clusters: int | None = None, # KMeans clusters; default n_select // 2
-                     seed: int = 0) -> torch.Tensor:
+                     seed: int = 0,
+                     n_init: int = 3) -> torch.Tensor:  # KMeans initialisations (the authors' `--n_init` default)
     "GReg+ sampling: KMeans on L2-normalised features; the lowest- and highest-energy candidate of each cluster, topped up at random."
     from sklearn.cluster import KMeans
     f = torch.as_tensor(features).detach().float().cpu(); e = torch.as_tensor(energies).detach().float().cpu()
@@ -110,7 +122,7 @@ def greg_plus_select(features,            # (N, q) penultimate features of the c
     n_clusters = max(1, n_select // 2) if n_clusters is None else n_clusters
     if not 1 <= n_clusters <= max(1, n_select // 2): raise ValueError(f"n_clusters must be in [1, max(1, n_select // 2) = {max(1, n_select // 2)}], got {n_clusters}")
     z = F.normalize(f, dim=1).double().numpy()                                               # (N, q) unit rows
-    lab = torch.from_numpy(KMeans(n_clusters, n_init=1, random_state=seed).fit_predict(z))  # (N,) cluster of each candidate
+    lab = torch.from_numpy(KMeans(n_clusters, n_init=n_init, random_state=seed).fit_predict(z))  # (N,) cluster of each candidate
     picked = []
     for c in range(n_clusters):
         idx = (lab == c).nonzero()[:, 0]
@@ -125,36 +137,46 @@ AUX_N, AUX_SEED = 20_000, 0   # the default auxiliary outlier set: 20,000 crops 
 
 # %% ../nbs/30_greg.ipynb #82a77b04
 GREG_METHODS = ('energy', 'greg', 'greg+')
+OFFICIAL_MARGINS = (-25., -7.)   # the authors' --m_in / --m_out defaults (train_sea.py), set for their CIFAR networks
 
 @dataclass(frozen=True)
 class GRegConfig:
-    "Settings of one fine-tuning run; the defaults are the ones used for the Fashion-MNIST CNN on a 2-core CPU."
+    "Settings of one fine-tuning run: the authors' loss, batches and batch-norm mode; a schedule sized for a 2-core CPU."
     method: str = 'greg'            # 'energy' (energy-bounded loss only), 'greg' (+ gradient penalty) or 'greg+' (+ KMeans/energy sampling)
-    steps: int = 400                # optimizer steps (400 x 64 = 25,600 ID images, 0.43 of an epoch)
-    batch_size: int = 64            # ID images per step
-    aux_batch_size: int = 64        # outliers per step
+    steps: int = 400                # optimizer steps (400 x 64 = 25,600 ID images, 0.43 of an epoch); the authors train 60 epochs
+    batch_size: int = 64            # ID images per step (the authors' --batch_size default)
+    aux_batch_size: int | None = None  # outliers per step; None: as the authors, batch_size ('energy', 'greg') or 2 x batch_size ('greg+', --sampleTwoWay)
     lr: float = 1e-3                # SGD, Nesterov momentum 0.9, cosine-annealed to 0 (1e-2 diverges within 4 steps here)
     weight_decay: float = 5e-4
-    lambda_s: float = 0.1           # weight of the energy-bounded loss (paper: 0.1)
-    lambda_grad: float = 1.0        # weight of the gradient penalty (paper: 1); not used by method='energy'
-    m_in: float | None = None       # ID margin; None: calibrated as below
+    lambda_s: float = 0.1           # weight of the energy-bounded loss (the authors' --beta 0.1)
+    lambda_grad: float = 1.0        # weight of the gradient penalty (the authors' --jacobianLoss 1); not used by method='energy'
+    bn: str = 'train'               # batch norm while training: 'train' (batch statistics, as the authors) or 'eval' (pretrained statistics)
+    m_in: float | None = None       # ID margin; None: calibrated as below; the authors': OFFICIAL_MARGINS
     m_out: float | None = None      # outlier margin; None: calibrated as below
     calib_in_pct: float = 10.       # m_in = this percentile of the pretrained model's ID training energies
     calib_out_pct: float = 90.      # m_out = this percentile of its auxiliary-outlier energies
     calib_n: int = 5000             # images of each kind used to calibrate
-    candidates: int = 4             # GReg+: candidates per step = candidates x aux_batch_size
+    candidates: int = 6             # GReg+: candidate pool per step = candidates x batch_size (the authors: 300,000 per 50,000 ID images = 6)
+    n_init: int = 3                 # GReg+: KMeans initialisations (the authors' --n_init)
     seed: int = 0                   # batch order, flips, outlier draws, KMeans
     def __post_init__(self):
         if self.method not in GREG_METHODS: raise ValueError(f"method must be one of {GREG_METHODS}, got {self.method!r}")
+        if self.bn not in ('train', 'eval'): raise ValueError(f"bn must be 'train' or 'eval', got {self.bn!r}")
         check_lambdas(self.lambda_s, self.lambda_grad)
-        for nm in ('steps', 'batch_size', 'aux_batch_size', 'candidates', 'calib_n'):
+        for nm in ('steps', 'batch_size', 'candidates', 'calib_n', 'n_init') + (('aux_batch_size',) if self.aux_batch_size is not None else ()):
             v = getattr(self, nm)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{nm} must be a positive int, got {v!r}")
+        if self.method == 'greg+' and self.candidates * self.batch_size < self.outliers_per_step:
+            raise ValueError(f"the GReg+ pool (candidates x batch_size = {self.candidates * self.batch_size}) is smaller than the {self.outliers_per_step} outliers each step selects")
         if not self.lr > 0: raise ValueError(f"lr must be positive, got {self.lr}")
         check_pct(self.calib_in_pct, 'calib_in_pct'); check_pct(self.calib_out_pct, 'calib_out_pct')
         if self.m_in is not None and self.m_out is not None: check_margins(self.m_in, self.m_out)
     @property
     def grad_weight(self) -> float: return 0. if self.method == 'energy' else self.lambda_grad
+    @property
+    def outliers_per_step(self) -> int:
+        if self.aux_batch_size is not None: return self.aux_batch_size
+        return (2 if self.method == 'greg+' else 1) * self.batch_size
 
 # %% ../nbs/30_greg.ipynb #ec701348
 def energies_and_features(model: nn.Module, images: torch.Tensor, bs: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,10 +208,11 @@ def _check_aux(aux):
 
 def _outlier_batch(model, aux, cfg: GRegConfig, g: torch.Generator, step: int) -> torch.Tensor:
     "Indices into `aux` of one step's outliers: uniform draws ('energy', 'greg') or GReg+ sampling from a random candidate pool."
-    if cfg.method != 'greg+': return torch.randint(len(aux), (cfg.aux_batch_size,), generator=g)
-    cand = torch.randint(len(aux), (cfg.candidates * cfg.aux_batch_size,), generator=g)
+    n = cfg.outliers_per_step
+    if cfg.method != 'greg+': return torch.randint(len(aux), (n,), generator=g)
+    cand = torch.randint(len(aux), (cfg.candidates * cfg.batch_size,), generator=g)        # the pool, scored in eval mode
     e, f = energies_and_features(model, aux[cand])
-    return cand[greg_plus_select(f, e, cfg.aux_batch_size, seed=cfg.seed * 100_003 + step)]
+    return cand[greg_plus_select(f, e, n, seed=cfg.seed * 100_003 + step, n_init=cfg.n_init)]
 
 def greg_finetune(model: nn.Module,              # a pretrained classifier with `forward_features` and `fc` (e.g. `FashionCNN`); not modified
                   aux: torch.Tensor,             # uint8 auxiliary outliers (N, C, H, W), same format as the ID images
@@ -198,7 +221,7 @@ def greg_finetune(model: nn.Module,              # a pretrained classifier with 
                   progress: bool = True):
     "Fine-tune a copy of `model` by `cfg.method`; return `(model, history, info)`."
     aux = _check_aux(aux); train = fashion_mnist('train') if train is None else train
-    model = copy.deepcopy(model).eval()          # eval mode throughout: batch norm keeps the pretrained statistics
+    model = copy.deepcopy(model).eval()
     dev = next(model.parameters()).device
     set_seed(cfg.seed); g = torch.Generator().manual_seed(cfg.seed)
     m_in, m_out = cfg.m_in, cfg.m_out
@@ -217,6 +240,7 @@ def greg_finetune(model: nn.Module,              # a pretrained classifier with 
         x, y = train.transform(train.images[idx]), train.labels[idx]
         x = torch.where((torch.rand(len(x), generator=g) < 0.5).view(-1, 1, 1, 1), x.flip(3), x)   # random horizontal flip
         xo = aux[_outlier_batch(model, aux, cfg, g, step)].float().div_(255)
+        model.train(cfg.bn == 'train')                                                         # the authors: clf.train() for the loss
         loss, st = greg_loss(model, x.to(dev), y.to(dev), xo.to(dev), m_in, m_out, cfg.lambda_s, cfg.grad_weight)
         if not math.isfinite(st['loss']): raise FloatingPointError(f"the loss became {st['loss']} at step {step}: lower cfg.lr")
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
@@ -225,7 +249,7 @@ def greg_finetune(model: nn.Module,              # a pretrained classifier with 
     return model.eval(), hist, dict(m_in=m_in, m_out=m_out, seconds=time.time() - t0, config=asdict(cfg))
 
 # %% ../nbs/30_greg.ipynb #edf7160f
-GREG_VERSION = 1    # bump when the fine-tuning code changes meaning
+GREG_VERSION = 2    # bump when the fine-tuning code changes meaning (2: the authors' penalty scale, train mode, GReg+ batches)
 
 def greg_fashion_cnn(cfg: GRegConfig = GRegConfig(),
                      pretrained_seed: int = 0,   # which pretrained Fashion-MNIST CNN to start from
@@ -251,7 +275,7 @@ def ood_comparison(models: dict,            # {name: FashionCNN-like classifier}
                    train=None, test=None,   # ID `ImageTensors`; default Fashion-MNIST train / test
                    oods: dict | None = None, # {name: uint8 images}; default `ood_sets('gray28', seed=0)`
                    progress: bool = False) -> pd.DataFrame:
-    "One row per network, OOD set and score (Energy, LINe with p_a = p_w = 90 and delta = ID p90): FPR95, AUROC (percent), ID accuracy."
+    "One row per network, OOD set and score (Energy; LINe with p_a = p_w = 90, delta = ID p90): FPR95, AUROC (percent), ID accuracy; the scores in `.attrs['scores']`. The benchmark's protocol (chapter 20): a seeded 10% of the ID test set is held out for delta; the other 90% is scored."
     from line_nb.features import extract
     from line_nb.models import Backbone
     from line_nb.detectors import Energy
@@ -259,16 +283,21 @@ def ood_comparison(models: dict,            # {name: FashionCNN-like classifier}
     from line_nb.clipping import clip_threshold_at_percentile
     from line_nb.metrics import metrics_table
     from line_nb.oodsets import ood_sets
+    from line_nb.benchmark import validation_split
     train = fashion_mnist('train') if train is None else train; test = fashion_mnist('test') if test is None else test
     oods = ood_sets('gray28', seed=0) if oods is None else oods
-    rows = []
+    rows, scores = [], {}
     for name, model in models.items():
         bb = Backbone(model); kw = dict(progress=progress, device=next(model.parameters()).device)
         ftr, fte = extract(bb, train, **kw), extract(bb, test, **kw)
         foo = {n: extract(bb, ImageTensors(x, name=f'ood-{n}-{len(x)}'), **kw).features for n, x in oods.items()}
-        acc = 100 * (fte.preds == fte.labels).double().mean().item()
-        line = LINe(bb, act_prune_pct=90, weight_prune_pct=90, clip_threshold=clip_threshold_at_percentile(ftr.features, 90)).fit_features(ftr.features, ftr.labels)
+        acc = 100 * (fte.preds == fte.labels).double().mean().item()          # the classifier's, on the whole ID test set
+        val, ev = validation_split(fte)
+        line = LINe(bb, act_prune_pct=90, weight_prune_pct=90, clip_threshold=clip_threshold_at_percentile(val.features, 90)).fit_features(ftr.features, ftr.labels)
         for sname, det in (('Energy', Energy(bb)), ('LINe', line)):
-            t = metrics_table(det.score_features(fte.features), {n: det.score_features(f) for n, f in foo.items()}, decimals=None)
+            s_id, s_ood = det.score_features(ev.features), {n: det.score_features(f) for n, f in foo.items()}
+            scores[f'{name} / {sname}'] = (s_id, s_ood)
+            t = metrics_table(s_id, s_ood, decimals=None)
             rows += [dict(model=name, score=sname, ood=n, FPR95=r.FPR95, AUROC=r.AUROC, id_accuracy=acc) for n, r in t.iterrows()]
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows); out.attrs['scores'] = scores
+    return out

@@ -12,7 +12,7 @@ from .core import check_features, check_labels
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'as_scores', 'check_tpr', 'fpr_at_95_tpr_id_positive', 'fpr_at_95_tpr_ood_positive', 'auroc',
            'aupr_in', 'aupr_out', 'accuracy', 'ood_metrics', 'metrics_table', 'bootstrap', 'interval',
-           'paired_difference']
+           'paired_difference', 'verdict']
 
 # %% ../nbs/05_metrics.ipynb #c1203b53
 def as_scores(s, # scores: 1-D NumPy array, torch tensor (any device) or list
@@ -184,3 +184,10 @@ def paired_difference(reps: dict, a: str, b: str, ood: str = 'average', metric: 
     if reps[a]['_samples'] != reps[b]['_samples']: raise ValueError(f"{a} and {b} were not scored on the same samples: no paired interval")
     ra, rb = reps[a][ood][metric], reps[b][ood][metric]
     return interval(ra - rb, level)
+
+def verdict(lo: float, hi: float, metric: str = 'FPR95') -> str:
+    "The claim 'a beats b', judged from the interval [lo, hi] of a's `metric` minus b's: 'holds' when the whole interval favours a, 'fails' when it favours b, else 'undecided'."
+    if not lo <= hi: raise ValueError(f"an interval needs lo <= hi, got [{lo}, {hi}]")
+    lower_better = metric.upper().startswith('FPR')                       # FPR95: lower is better; AUROC, AUPR: higher
+    if lo > 0 or hi < 0: return 'holds' if (hi < 0) == lower_better else 'fails'
+    return 'undecided'

@@ -99,7 +99,7 @@ def evaluate_selection(head, fit_features, fit_labels, test_features, oods: dict
     dflt = t[[key(r) == default for r in t.itertuples()]]
     rows = {'chosen from ID data only': pick, 'oracle (chosen on the test OOD sets)': oracle}
     if len(dflt): rows['default p_a = p_w = 90, delta = ID p90'] = dflt.iloc[0]
-    out = pd.DataFrame(rows).T[['act_prune_pct', 'weight_prune_pct', 'clip_pct', 'test_FPR95', 'test_AUROC']]
+    out = pd.DataFrame(rows).T[['act_prune_pct', 'weight_prune_pct', 'clip_pct', 'clip_threshold', 'test_FPR95', 'test_AUROC']]
     out.attrs['rank_of_choice_by_test_AUROC'] = int((t.test_AUROC > pick.test_AUROC).sum()) + 1
     out.attrs['table'] = t
     return out
