@@ -15,8 +15,8 @@ from .models import Backbone
 from .features import iter_batches
 
 # %% auto #0
-__all__ = ['ODIN', 'Mahalanobis', 'Clip', 'ReAct', 'DICE', 'DICEReAct', 'KNN', 'nan_score', 'NAN', 'NERO', 'ash', 'scale', 'ASH',
-           'SCALE', 'NANKNN']
+__all__ = ['ODIN', 'Mahalanobis', 'Clip', 'ReAct', 'DICE', 'DICEReAct', 'KNN', 'nan_score', 'NAN', 'combine_nan', 'NERO', 'ash',
+           'scale', 'ASH', 'SCALE', 'NANKNN']
 
 # %% ../nbs/16_baselines.ipynb #ffc83aa6
 class ODIN(Detector):
@@ -102,10 +102,11 @@ class Clip(Detector):
     "Rectify features at a threshold (ReAct's clipping) before an inner detector scores them."
     def __init__(self, inner: Detector,
                  threshold=None,               # clip value; None: the `pct`-th percentile of the ID training features
-                 pct: float = 90.):
+                 pct: float = 90.,
+                 fit_clipped: bool = False):   # fit the inner detector on clipped features too (default: on the raw ones)
         if not isinstance(inner, Detector): raise TypeError(f"inner must be a line_nb Detector, got {type(inner).__name__}")
         super().__init__(inner.W, inner.b)
-        self.inner, self.pct = inner, check_pct(pct, 'pct')
+        self.inner, self.pct, self.fit_clipped = inner, check_pct(pct, 'pct'), bool(fit_clipped)
         t = check_clip_threshold(threshold)
         self.register_buffer('threshold', torch.tensor(float('nan') if t is None else t, device=self.W.device))
         self.fixed = t is not None
@@ -113,9 +114,9 @@ class Clip(Detector):
         self.fitted.fill_(self.fixed and bool(inner.fitted))
     def _fit(self, x, y):
         if not self.fixed: self.threshold.fill_(clip_threshold_at_percentile(x, self.pct))
-        if self.inner.needs_fit: self.inner.fit_features(x, y)
+        if self.inner.needs_fit: self.inner.fit_features(clip_activations(x, self.threshold.item()) if self.fit_clipped else x, y)
     def _score(self, x): return self.inner.score_features(clip_activations(x, self.threshold.item()))
-    def extra_repr(self): return f"threshold={self.threshold.item():.4g}" + ("" if self.fixed else f" (ID p{self.pct:g})")
+    def extra_repr(self): return f"threshold={self.threshold.item():.4g}" + ("" if self.fixed else f" (ID p{self.pct:g})") + (", inner fitted on clipped features" if self.fit_clipped else "")
 
 class ReAct(Clip):
     "ReAct (Sun et al., 2021): energy of features clipped at the p-th percentile of ID activations."
@@ -189,10 +190,11 @@ def nan_score(h: torch.Tensor) -> torch.Tensor:
     return torch.where(active > 0, h.abs().sum(1) / active.clamp_min(1), torch.zeros((), device=h.device))
 
 class NAN(Detector):
-    "NAN (Park et al., 2023): the feature norm per active neuron; with `distance`, minus distance / NAN."
+    "NAN (Park, Chai, Yoon, Teoh, ICCV 2023): the feature norm per active neuron; with `distance`, minus distance / NAN (the paper's Sec. 6.2)."
     def __init__(self, W, b=None, distance: Detector | None = None):
         if distance is not None and not getattr(distance, 'is_distance', False):
-            raise TypeError(f"NAN combines with a distance detector (KNN or Mahalanobis, scores = -distance), got {type(distance).__name__}")
+            raise TypeError(f"NAN combines with a distance detector (KNN or Mahalanobis, scores = -distance), got {type(distance).__name__}: "
+                            "the NAN paper's rule (Sec. 6.2) divides a distance by NAN and defines none for a confidence score")
         super().__init__(W, b)
         self.distance = distance
         self.needs_fit = distance is not None and distance.needs_fit
@@ -202,6 +204,17 @@ class NAN(Detector):
     def _score(self, x):
         n = nan_score(x)
         return n if self.distance is None else self.distance.score_features(x) / n.clamp_min(1e-12)
+
+# %% ../nbs/16_baselines.ipynb #8cd88ef8
+def combine_nan(W, b=None,
+                distance: Detector | None = None,  # a distance detector on the same head (`is_distance`: KNN, Mahalanobis), or None
+                react: bool = False,               # NAN, and `distance`, of ReAct-clipped features
+                threshold=None,                    # ReAct's clip; None: the `pct`-th percentile of the ID features it is fitted on
+                pct: float = 90.) -> Detector:
+    "NAN combined as its paper's Table 2 does: minus `distance`'s distance divided by NAN, of ReAct-clipped features if `react`."
+    if not react and threshold is not None: raise ValueError("threshold is ReAct's clip: pass react=True with it")
+    nan = NAN(W, b, distance=distance)
+    return Clip(nan, threshold, pct, fit_clipped=True) if react else nan
 
 # %% ../nbs/16_baselines.ipynb #3cffb7e5
 class NERO(Detector):
@@ -319,6 +332,6 @@ class SCALE(Detector):
 
 # %% ../nbs/16_baselines.ipynb #447c7e3e
 class NANKNN(NAN):
-    "NAN + KNN (Park et al., 2023): minus KNN's distance (squared by default, as KNN's) divided by NAN; its hyperparameters are KNN's."
+    "NAN + KNN (Park, Chai, Yoon, Teoh, ICCV 2023) as one class, kept for code that imports it: `combine_nan(W, b, KNN(W, b, ...))`, KNN's hyperparameters; the registry builds 'NAN+KNN' by the rule."
     def __init__(self, W, b=None, k: int = 50, subsample: float = 1., seed: int = 0, block_entries: int = 1 << 25, metric: str = 'squared'):
         super().__init__(W, b, distance=KNN(W, b, k=k, subsample=subsample, seed=seed, block_entries=block_entries, metric=metric))

@@ -85,7 +85,7 @@ def hp_option(s: str) -> tuple[str, object]:
 
 # %% ../nbs/07_cli.ipynb #a10d7410
 _EXAMPLES = """examples:
-  line-nb bench                                   # offline Fashion-MNIST benchmark, all 14 detectors
+  line-nb bench                                   # offline Fashion-MNIST benchmark, all 18 detectors
   line-nb bench --id cifar10-jpeg                 # offline: DICE DenseNet on the lossy CIFAR-10 JPEG copy
   line-nb bench --id cifar10 --ood-folder Textures=~/data/dtd/images --ood-folder SVHN=~/data/svhn
   line-nb bench --id imagenet --id-train-root ~/imagenet/train --id-test-root ~/imagenet/val --ood-folder SUN=~/ood/SUN
@@ -142,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument('--ood-folder', type=ood_folder_option, action='append', default=None, metavar='NAME=PATH',
                    help='an OOD set from a folder of images (ImageFolder tree or flat, any depth); repeat for several. The paper\'s: '
                    f'CIFAR {", ".join(PAPER_OOD_FOLDERS["cifar"])}; ImageNet {", ".join(PAPER_OOD_FOLDERS["imagenet"])}')
-    g.add_argument('--detectors', type=_csv, default=None, help=f'comma-separated, from {",".join(ALL_DETECTORS)} (case-insensitive; default: all)')
+    g.add_argument('--detectors', type=_csv, default=None, help=f'comma-separated, from {", ".join(ALL_DETECTORS)} (case-insensitive; default: all)')
     g.add_argument('--config', default=None, metavar='FILE', help='a JSON or TOML file with options and per-detector hyperparameters (see below)')
     g.add_argument('--odin-max', type=positive_int, default=None, help='ODIN perturbs images (a backward pass each): score it on a seeded random subset '
                    'of at most N images per set (default: all; said in the output)')
@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
                        description='Fit one detector on the ID training images (a seeded held-out fraction fixes the threshold at which '
                                    '--tpr percent of ID images score in) and write a detector file for line-nb score. Python: line_nb.benchmark.fit_detector.')
     f.add_argument('--out', required=True, metavar='FILE', help='the detector file to write (e.g. detector.pt)')
-    f.add_argument('--detector', default='LINe', help=f'one of {",".join(ALL_DETECTORS)} (case-insensitive; default LINe)')
+    f.add_argument('--detector', default='LINe', help=f'one of {", ".join(ALL_DETECTORS)} (case-insensitive; default LINe)')
     f.add_argument('--hp', type=hp_option, action='append', default=None, metavar='NAME=VALUE', help='a hyperparameter over the settings; repeat for several')
     f.add_argument('--holdout', type=float, default=0.1, help='fraction of the ID training images held out to fix the threshold (default 0.1)')
     f.add_argument('--tpr', type=pct_option, default=95., help='percent of held-out ID images that score in (default 95)')

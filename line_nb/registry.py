@@ -8,26 +8,79 @@ import inspect
 from pathlib import Path
 import torch
 from .detectors import Detector, MSP, Energy
-from .baselines import ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE, NANKNN
+from .baselines import ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE, combine_nan
 from .line import LINe, LINE_PRESETS
 from .clipping import clip_threshold_at_percentile
 
 # %% auto #0
-__all__ = ['DETECTORS', 'ALL_DETECTORS', 'BENCHMARK_SETTINGS', 'MODEL_SETTINGS', 'SOURCE_REPOS', 'PROVENANCE', 'MODEL_PROVENANCE',
-           'DETECTOR_FILE_FORMAT', 'detector_name', 'detector_names', 'detector_parameters', 'make_detector',
-           'settings_table', 'provenance', 'provenance_table', 'check_provenance', 'id_percentile',
-           'resolve_hyperparameters', 'check_hyperparameters', 'build_detectors', 'save_detector', 'load_detector']
+__all__ = ['NAN_DISTANCES', 'NAN_COMBINATIONS', 'DETECTORS', 'ALL_DETECTORS', 'BENCHMARK_SETTINGS', 'MODEL_SETTINGS',
+           'SOURCE_REPOS', 'PROVENANCE', 'MODEL_PROVENANCE', 'DETECTOR_FILE_FORMAT', 'nan_combination', 'detector_name',
+           'detector_names', 'detector_parameters', 'make_detector', 'settings_table', 'provenance', 'provenance_table',
+           'check_provenance', 'id_percentile', 'resolve_hyperparameters', 'check_hyperparameters', 'build_detectors',
+           'save_detector', 'load_detector']
 
 # %% ../nbs/06a_registry.ipynb #46257016
+NAN_DISTANCES = {'KNN': KNN, 'Mahalanobis': Mahalanobis}   # the distance detectors NAN divides (scores = -distance)
+NAN_COMBINATIONS = ('NAN+KNN', 'NAN+Mahalanobis', 'NAN+ReAct', 'NAN+ReAct+KNN', 'NAN+ReAct+Mahalanobis')   # the NAN paper's Table 2, SSD -> Mahalanobis
+
+def _nan_parts(name: str) -> tuple[bool, str | None]:
+    "Whether NAN combination `name` clips as ReAct does, and its distance detector (None: none)."
+    parts = name.split('+')[1:]
+    return 'ReAct' in parts, next((p for p in parts if p in NAN_DISTANCES), None)
+
+def nan_combination(name: str):
+    "The factory `(W, b, **hyperparameters)` of NAN combination `name`: `combine_nan` with its parts' hyperparameters."
+    if name not in NAN_COMBINATIONS: raise ValueError(f"NAN combinations are {', '.join(NAN_COMBINATIONS)}; got {name!r}")
+    react, dist = _nan_parts(name)
+    own = lambda f: [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in inspect.signature(f).parameters.values() if p.name not in ('W', 'b')]
+    params = (own(NAN_DISTANCES[dist]) if dist else []) + ([p for p in own(ReAct) if p.name in ('pct', 'threshold')] if react else [])   # not ReAct's T: Energy's
+    names = [p.name for p in params]
+    def make(W, b=None, **kw):
+        bad = [k for k in kw if k not in names]
+        if bad: raise TypeError(f"{name} got an unexpected keyword argument {bad[0]!r}; it takes {', '.join(names) or 'none'}")
+        clip = {k: kw.pop(k) for k in ('pct', 'threshold') if k in kw}
+        return combine_nan(W, b, distance=NAN_DISTANCES[dist](W, b, **kw) if dist else None, react=react, **clip)
+    P = inspect.Parameter
+    make.__signature__ = inspect.Signature([P('W', P.POSITIONAL_OR_KEYWORD), P('b', P.POSITIONAL_OR_KEYWORD, default=None), *params])
+    make.__name__ = make.__qualname__ = name
+    what = ("minus the distance of " + dist + " divided by NAN" if dist else "NAN") + (", of ReAct-clipped features" if react else "")
+    make.__doc__ = f"{name} (NAN paper, Park, Chai, Yoon, Teoh, ICCV 2023, Table 2): {what}; its parameters are its parts'."
+    return make
+
 DETECTORS = {  # name: the class (or factory) that takes (W, b, **hyperparameters)
     'MSP': MSP, 'ODIN': ODIN, 'Mahalanobis': Mahalanobis, 'Energy': Energy, 'ReAct': ReAct, 'DICE': DICE,
-    'DICE+ReAct': DICEReAct, 'LINe': LINe, 'NAN': NAN, 'NAN+KNN': NANKNN, 'NERO': NERO, 'ASH': ASH,
+    'DICE+ReAct': DICEReAct, 'LINe': LINe, 'NAN': NAN, **{n: nan_combination(n) for n in NAN_COMBINATIONS}, 'NERO': NERO, 'ASH': ASH,
     'SCALE': SCALE, 'KNN': KNN}
 ALL_DETECTORS = tuple(DETECTORS)
 
+def _nan_name(name: str) -> str | None:
+    "The registered spelling of a '+' name with NAN among its parts (any order, any case); None if NAN is not a part; a ValueError saying why for a combination the NAN paper does not define."
+    parts = [p.strip() for p in name.split('+')]; low = [p.lower() for p in parts]
+    if len(parts) < 2 or 'nan' not in low: return None
+    dists = [d for d in NAN_DISTANCES if d.lower() in low]
+    other = [p for p, l in zip(parts, low) if l not in ('nan', 'react', *(d.lower() for d in NAN_DISTANCES))]
+    if not other and len(set(low)) == len(low) and len(dists) <= 1:
+        return '+'.join(['NAN'] + ['ReAct'] * ('react' in low) + dists)
+    registered = {d.lower(): d for d in DETECTORS}
+    why = []
+    for p in other:
+        if p.lower() == 'ssd': why.append("SSD is not in line_nb; the nearest analogue of the paper's NAN+SSD is NAN+Mahalanobis (a Mahalanobis distance on the classifier's penultimate features), which is not that row")
+        elif p.lower() in registered: why.append(f"{registered[p.lower()]!r} is a confidence score, not a distance, and the paper defines no rule for combining NAN with one")
+        else: why.append(f"{p!r} is not a line_nb detector")
+    if len(dists) > 1: why.append("the rule divides one distance by NAN, not two")
+    if not why: why.append("each part may appear once")
+    raise ValueError(f"no NAN combination {name!r}: {'; '.join(why)}. The NAN paper (Park, Chai, Yoon, Teoh, ICCV 2023, Sec. 6.2 and Table 2) "
+                     f"divides a distance detector's distance by NAN, score -d(x) / NAN(x), on ReAct-clipped features or not; "
+                     f"the combinations there are: {', '.join(NAN_COMBINATIONS)}")
+
+def _lookup(name) -> str | None:
+    "The registered spelling of `name`, or None; the ValueError of `_nan_name` for a NAN combination that does not exist."
+    if not isinstance(name, str): return None
+    return {d.lower(): d for d in DETECTORS}.get(name.strip().lower()) or _nan_name(name)
+
 def detector_name(name: str) -> str:
-    "The registered spelling of detector `name` (matched case-insensitively); a ValueError listing the choices otherwise."
-    hit = {d.lower(): d for d in DETECTORS}.get(name.strip().lower()) if isinstance(name, str) else None
+    "The registered spelling of detector `name` (matched case-insensitively; a NAN combination's parts in any order); a ValueError listing the choices otherwise."
+    hit = _lookup(name)
     if hit is None: raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)} (case-insensitive)")
     return hit
 
@@ -35,8 +88,7 @@ def detector_names(names=None) -> list[str]:
     "The registered spellings of `names` (None: every detector); unknown or repeated names are a ValueError naming them."
     if names is None: return list(DETECTORS)
     names = [names] if isinstance(names, str) else list(names)
-    low = {d.lower(): d for d in DETECTORS}
-    got = [low.get(n.strip().lower()) if isinstance(n, str) else None for n in names]
+    got = [_lookup(n) for n in names]
     bad = [n for n, g in zip(names, got) if g is None]
     if bad: raise ValueError(f"unknown detector(s) {bad}; choose from {list(DETECTORS)} (case-insensitive)")
     if len(set(got)) < len(got): raise ValueError(f"detectors repeat: {names}")
@@ -53,18 +105,26 @@ def make_detector(name: str, W, b=None, **kw) -> Detector:
 # %% ../nbs/06a_registry.ipynb #d42723f2
 _FASHION = {'ODIN': dict(T=1000., eps=0.0014), 'ReAct': dict(threshold='id_p90'), 'DICE': dict(p=90.),
             'DICE+ReAct': dict(p=90., threshold='id_p90'), 'LINe': dict(act_prune_pct=90., weight_prune_pct=90., clip_threshold='id_p90'),
-            'KNN': dict(k=50), 'NAN+KNN': dict(k=50), 'ASH': dict(pct=90., variant='s'), 'SCALE': dict(pct=85.)}
+            'KNN': dict(k=50), 'ASH': dict(pct=90., variant='s'), 'SCALE': dict(pct=85.)}
 BENCHMARK_SETTINGS = {
     'fashion': _FASHION,
     'cifar10': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2023, 0.1994, 0.2010)),
                 'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar10'], 'ASH': dict(pct=95., variant='s')},
     'cifar100': {**_FASHION, 'ODIN': dict(T=1000., eps=0.0014, input_std=(0.2023, 0.1994, 0.2010)),
-                 'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar100'], 'KNN': dict(k=200), 'NAN+KNN': dict(k=200),
+                 'DICE+ReAct': dict(p=90., threshold=1.0), 'LINe': LINE_PRESETS['cifar100'], 'KNN': dict(k=200),
                  'ASH': dict(pct=95., variant='s')},
     'imagenet': {**_FASHION, 'ODIN': dict(T=1000., eps=0.005, input_std=(0.229, 0.224, 0.225)), 'DICE': dict(p=70.),
-                 'DICE+ReAct': dict(p=70., threshold='id_p90'), 'LINe': LINE_PRESETS['imagenet'], 'KNN': dict(k=1000, subsample=0.01),
-                 'NAN+KNN': dict(k=1000, subsample=0.01)},
+                 'DICE+ReAct': dict(p=70., threshold='id_p90'), 'LINe': LINE_PRESETS['imagenet'], 'KNN': dict(k=1000, subsample=0.01)},
 }
+def _nan_settings(s: dict) -> dict:
+    "Each NAN combination's settings on a benchmark: its parts', the distance detector's and ReAct's clip."
+    out = {}
+    for n in NAN_COMBINATIONS:
+        react, dist = _nan_parts(n)
+        kw = {**(s.get(dist, {}) if dist else {}), **({k: v for k, v in s.get('ReAct', {}).items() if k in ('pct', 'threshold')} if react else {})}
+        if kw: out[n] = kw
+    return out
+for _s in BENCHMARK_SETTINGS.values(): _s.update(_nan_settings(_s))
 MODEL_SETTINGS = {  # model: (the hyperparameters it changes on top of its benchmark's, the reason)
     'mobilenet_v2': ({'LINe': dict(clip_threshold=0.6)}, "LINe clip 0.6 for MobileNetV2 (the paper's appendix)")}
 
@@ -119,11 +179,24 @@ def _provenance() -> dict:
                 'seed': (0, "ours: seeds the subsample; no effect when subsample = 1"),
                 'block_entries': (1 << 25, "ours: memory bound of the exact search; no effect on scores"),
                 'metric': ('squared', _at('KNN', 'run_cifar.py:48-53', "faiss IndexFlatL2 returns squared L2 distances; the score is -D[:, -1]"))}
-    def nanknn(kw):
-        out = {p: (v, s + "; NAN+KNN's KNN") for p, (v, s) in kw.items()}
-        out['metric'] = ('squared', "NAN paper (Park, Chai, Yoon, Teoh, ICCV 2023) Eq. 9-10: the KNN score divided by NAN is the official KNN's, minus the squared distance (" + _at('KNN', 'run_cifar.py:48-53') + ")")
+    NANP = "NAN paper (Park, Chai, Yoon, Teoh, ICCV 2023)"
+    def nan_combos(b: dict) -> dict:
+        "The rows of each NAN combination on benchmark `b`: its parts' (the distance detector's, ReAct's clip), and how they combine."
+        out = {}
+        for n in NAN_COMBINATIONS:
+            react, dist = _nan_parts(n)
+            rows = {p: (v, s + f"; {n}'s {dist}") for p, (v, s) in b[dist].items()} if dist else {}
+            if dist == 'KNN': rows['metric'] = ('squared', NANP + " Eq. 9-10: the KNN score divided by NAN is the official KNN's, minus the squared distance (" + _at('KNN', 'run_cifar.py:48-53') + ")")
+            if dist == 'Mahalanobis': rows['distance'] = ('Mahalanobis, for SSD', "ours: the paper's Table 2 divides SSD's distance (Sehwag, Chiang, Mittal, ICLR 2021), and line_nb has no SSD; a Mahalanobis distance to the class means of the penultimate features (tied covariance) is its nearest analogue, so this is not the paper's row")
+            if react:
+                rows['threshold'] = (b['ReAct']['threshold'][0], b['ReAct']['threshold'][1] + f"; {n}'s clip is ReAct's")
+                rows['pct'] = b['ReAct']['pct']
+            rows['rule'] = (('-d(x) / NAN(x)' if dist else 'NAN(x)') + (', x clipped at threshold' if react else ''),
+                            "paper: " + NANP + " Sec. 6.2 and Table 2, row " + n.replace('Mahalanobis', 'SSD') + ": the distance divided by NAN (our score is its negative, higher = ID); ReAct rectifies the features every part sees")
+            if react and dist: rows['fit'] = (f'{dist} fitted on clipped ID features', f"ours: ReAct rectifies the penultimate layer for every input, so {dist}'s ID statistics are of clipped features as well (DICE+ReAct, by contrast, fits DICE on raw features, as the DICE code does)")
+            out[n] = rows
         return out
-    nan = {'distance': (None, "NAN alone, the NAN paper's ||h||_1 / ||h||_0 of the penultimate features; its combination with KNN is the registered NAN+KNN")}
+    nan = {'distance': (None, "NAN alone, the NAN paper's ||h||_1 / ||h||_0 of the penultimate features; its combinations (" + ', '.join(NAN_COMBINATIONS) + ") are registered by one rule")}
     k50 = _at('KNN', 'run_cifar.py:50', "K = 50; the paper's CIFAR-10 value, Sec. 4.1")
     fashion = {
         'MSP': no_fit, 'Energy': {'T': T1}, 'Mahalanobis': maha, 'ReAct': react, 'NAN': nan, 'NERO': nero,
@@ -141,7 +214,7 @@ def _provenance() -> dict:
         'ASH': ash(90., "ours: ASH-S@90, the ASH paper's ImageNet ResNet-50 setting (" + _at('ASH', 'config/imagenet_config.yml:15') + "); ASH's per-network configs range from 90 to 99 and none is for a network like this CNN (the CIFAR DenseNet's is 95, config/cifar10_config.yml:15)"),
         'SCALE': {'pct': scale_ours},
     }
-    fashion['NAN+KNN'] = nanknn(fashion['KNN'])
+    fashion.update(nan_combos(fashion))
     def cifar(c10: bool):
         name = 'CIFAR-10' if c10 else 'CIFAR-100'
         b = {**fashion,
@@ -160,7 +233,7 @@ def _provenance() -> dict:
              'KNN': knn(50, k50) if c10 else knn(200, "paper: KNN (Sun, Ming, Zhu, Li, ICML 2022) Sec. 4.1, \"k = 50 for CIFAR-10 and k = 200 for CIFAR-100\"; the official run_cifar.py:50 fixes K = 50 for every ID set"),
              'ASH': ash(95., _at('ASH', f"config/{'cifar10' if c10 else 'cifar100'}_config.yml:15", f'method "ash_s@95", {name} DenseNet-100')),
              'SCALE': {'pct': scale_ours}}
-        b['NAN+KNN'] = nanknn(b['KNN'])
+        b.update(nan_combos(b))
         return b
     imagenet = {**fashion,
         'ODIN': {'T': (1000., _at('ReAct', 'eval.py:140', "ODIN temperature 1000.0 for the ImageNet baselines")),
@@ -178,7 +251,7 @@ def _provenance() -> dict:
                    "ours: a random 1% of the training features, for memory; the official run_imagenet.py:75 uses ALPHA = 1.00 (the whole set) with k = 1000, and the paper pairs its 1% runs with a smaller k"),
         'ASH': ash(90., _at('ASH', 'config/imagenet_config.yml:15', 'method "ash_s@90", ImageNet ResNet-50')),
         'SCALE': {'pct': (85., _at('SCALE', 'configs/postprocessors/scale.yml:5', "percentile 85, ImageNet ResNet-50"))}}
-    imagenet['NAN+KNN'] = nanknn(imagenet['KNN'])
+    imagenet.update(nan_combos(imagenet))
     return {'fashion': fashion, 'cifar10': cifar(True), 'cifar100': cifar(False), 'imagenet': imagenet}
 
 PROVENANCE = _provenance()

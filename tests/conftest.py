@@ -5,6 +5,7 @@ import pytest
 import torch, torch.nn as nn
 from line_nb import MSP, Energy, LINe, ODIN, Mahalanobis, ReAct, DICE, DICEReAct, KNN, NAN, NERO, ASH, SCALE
 from line_nb.core import set_seed
+from line_nb.baselines import combine_nan
 
 torch.set_num_threads(1)
 
@@ -22,6 +23,10 @@ DETECTORS = {
     'KNN': lambda W, b: (KNN(W, b, k=3), False),
     'NAN': lambda W, b: (NAN(W, b), False),
     'NAN+KNN': lambda W, b: (NAN(W, b, distance=KNN(W, b, k=3)), False),
+    'NAN+Mahalanobis': lambda W, b: (NAN(W, b, distance=Mahalanobis(W, b)), True),
+    'NAN+ReAct': lambda W, b: (combine_nan(W, b, react=True), False),                                   # the clip fitted: ID p90
+    'NAN+ReAct+KNN': lambda W, b: (combine_nan(W, b, KNN(W, b, k=3), react=True), False),
+    'NAN+ReAct+Mahalanobis': lambda W, b: (combine_nan(W, b, Mahalanobis(W, b), react=True, threshold=1.0), True),
     'NERO': lambda W, b: (NERO(W, b, k=4), True),
     'ASH': lambda W, b: (ASH(W, b, pct=65.), False),
     'SCALE': lambda W, b: (SCALE(W, b, pct=65.), False),
