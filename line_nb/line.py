@@ -26,6 +26,8 @@ LINE_PRESETS = {  # (act_prune_pct, weight_prune_pct, clip_threshold) from the o
 class LINe(Detector):
     "LINe (Ahn et al., CVPR 2023): energy of clipped features through class-wise pruned neurons and weights."
     needs_fit = True
+    fused_min_saving = 2 ** 24   # use the fused kernel (torch.compile, once per process) for a batch where it saves at least this many
+                                 # multiply-adds over the per-class loop (about 3 ms here); 0: wherever it saves any; None: never
     def __init__(self, W, b=None,                 # the head: tensors (L, q) and (L,), an nn.Linear or a Backbone
                  act_prune_pct=90.,               # p_a: percent of neurons PRUNED per class (None: no activation pruning)
                  weight_prune_pct=90.,            # p_w: percent of weights PRUNED per class (None: no weight pruning)
@@ -128,6 +130,11 @@ def weight_mask(self: LINe, l: int) -> torch.Tensor:
 
 # %% ../nbs/15_line.ipynb #0b75a8ad
 _FOLD_MIN = 2.0 ** -60   # |C[l, i]| below this is not divided by (h / |C| could overflow): such a neuron's mask is built as written
+_CHUNK = 2 ** 24         # rows per fused call: at most this many (row, weight) pairs, so that even the uncompiled form stays small
+
+def _costs(L: int, q: int, k=None) -> tuple:
+    "The routing rule's cost model in multiply-adds, measured on the sweep's CPU: one row through the fused kernel (a pass over the head and its gathers), one class through the loop (fixed costs, about 6 passes over the k columns it uses, a gather of them)."
+    return q * (L + 16), 2 ** 19 + L * (6 * q if k is None else 6 * k + q)
 
 def _stand_in(a, thr, w_max: float):
     "|C[l]| with each zero replaced by |thr| / (2 max|W|) where thr < 0: its importance |W| |thr| / (2 max|W|) > thr keeps every weight, as 0 > thr does."
@@ -154,7 +161,10 @@ def _score_plan(self: LINe) -> dict:
         for l in (l for l in range(L) if has[l]):
             al = a[l] if cols[l] is None else a[l, cols[l]]
             tiny[l] = ((al > 0) & (al < _FOLD_MIN)).nonzero()[:, 0]
-    self._plan = dict(key=key, w_max=w_max, thr=thr, cols=cols, tiny=tiny)
+    thr_rows = self.weight_thr if self.weight_prune_pct is not None else torch.full((L,), -float('inf'), device=self.W.device)
+    row = _costs(L, q, None)[0]                                                   # multiply-adds: one row through the fused kernel
+    loop = [_costs(L, q, None if c is None else len(c))[1] for c in cols]          # and one class through the loop below
+    self._plan = dict(key=key, w_max=w_max, thr=thr, cols=cols, tiny=tiny, thr_rows=thr_rows, row=row, loop=loop, chunk=max(2, _CHUNK // (L * q)))
     return self._plan
 
 def _masked_logits(self: LINe, h, l: int, buf, plan: dict):
@@ -176,15 +186,43 @@ def _masked_logits(self: LINe, h, l: int, buf, plan: dict):
         z += h.index_select(1, tiny) @ (Wt * ((Wt if self.mode == 'official' else Wt.abs()) * at > thr)).T
     return z
 
+# %% ../nbs/15_line.ipynb #30dc8214
+def _energy_rows(W, b, a, thr, h, paper: bool):
+    "Eq. 7-8 row by row: row r of `h` (n, q) with its class's |C[l]| `a[r]` (n, q) and threshold `thr[r]` (n,) scores logsumexp_k(b_k + sum_i [a_ri W_ki > thr_r] W_ki h_ri)."
+    keep = a[:, None, :] * (W.abs() if paper else W) > thr[:, None, None]             # (n, L, q) as written; compiled, never in memory
+    return torch.logsumexp(torch.where(keep, W * h[:, None, :], 0.).sum(-1) + b, 1)
+
+_COMPILED = {}   # device type -> `_energy_rows` compiled by torch.compile on first use, or None where that failed
+
+def _fused_rows(self: LINe, h, pred, idx, out, plan: dict) -> bool:
+    "Score rows `idx` of `h` with the compiled `_energy_rows`, `plan['chunk']` rows per call; False (nothing trusted) where it cannot compile."
+    dev = h.device.type
+    if dev not in _COMPILED: _COMPILED[dev] = torch.compile(_energy_rows, dynamic=True)
+    if _COMPILED[dev] is None: return False
+    try:
+        for i in torch.split(idx, plan['chunk']):
+            if len(i) == 1: i = i.repeat(2)                     # n >= 2 always: one kernel for every n (torch.compile specialises n = 1)
+            l = pred[i]
+            out[i] = _COMPILED[dev](self.W, self.b, self.contrib[l].abs(), plan['thr_rows'][l], h[i] * self.act_mask[l], self.mode == 'paper')
+    except Exception:                                           # no C++ compiler, an unsupported platform: the exact loop scores them
+        _COMPILED[dev] = None; return False
+    return True
+
 @torch.no_grad()
 def _score(self: LINe, x):
     h = clip_activations(x, self.clip_threshold)                                         # (N, q)  Eq. 3
     pred = self.logits(h).argmax(1)                                                      # (N,)  unpruned head
     plan = _score_plan(self)
     out = torch.empty(len(h), device=h.device)
-    buf = torch.empty(self.W.numel(), device=h.device)                                   # (L q) reused by every class
     order = torch.argsort(pred); classes, counts = torch.unique_consecutive(pred[order], return_counts=True)
-    for l, idx in zip(classes.tolist(), torch.split(order, counts.tolist())):             # one matmul per class present
+    groups = list(zip(classes.tolist(), torch.split(order, counts.tolist())))
+    saves = {l: plan['loop'][l] - len(idx) * plan['row'] for l, idx in groups}         # multiply-adds saved by fusing class l's rows
+    few = [idx for l, idx in groups if saves[l] > 0]                                     # classes with few rows: row by row, fused
+    if (self.fused_min_saving is not None and few and sum(v for v in saves.values() if v > 0) >= self.fused_min_saving
+            and _fused_rows(self, h, pred, torch.cat(few), out, plan)):
+        groups = [(l, idx) for l, idx in groups if saves[l] <= 0]
+    buf = torch.empty(self.W.numel(), device=h.device) if groups else None               # (L q) reused by every class
+    for l, idx in groups:                                                                # one matmul per class with many rows
         out[idx] = torch.logsumexp(_masked_logits(self, h[idx], l, buf, plan), 1)        # Eq. 8, energy
     return out
 

@@ -123,8 +123,10 @@ def test_line_equals_the_per_sample_reference(prob, p_a, p_w, delta, mode):
     W, b, tx, ty, x = prob
     det = LINe(torch.from_numpy(W), torch.from_numpy(b), act_prune_pct=p_a, weight_prune_pct=p_w, clip_threshold=delta,
                mode=mode).fit_features(torch.from_numpy(tx), torch.from_numpy(ty))
-    got = det.score_features(torch.from_numpy(x)).double().numpy()
-    np.testing.assert_allclose(got, line_reference(W, b, tx, ty, x, p_a, p_w, delta, mode), **TOL)
+    ref = line_reference(W, b, tx, ty, x, p_a, p_w, delta, mode)
+    for fused in (0, None):                                  # the fused kernel for every class with few rows, then the loop only
+        det.fused_min_saving = fused
+        np.testing.assert_allclose(det.score_features(torch.from_numpy(x)).double().numpy(), ref, **TOL)
 
 
 @SETTINGS

@@ -37,14 +37,16 @@ def batches(det, L):
     return pool[few], pool[many]
 
 
+@pytest.mark.parametrize('fused', [0, None], ids=['fused', 'loop'])   # the fused kernel for every class with few rows, or the loop only
 @pytest.mark.parametrize('kw', [dict(), dict(act_prune_pct=10., weight_prune_pct=10., clip_threshold=0.8),
                                 dict(mode='paper'), dict(act_prune_pct=None), dict(weight_prune_pct=None)])
-def test_syncs_per_batch_do_not_grow_with_the_classes(kw):
+def test_syncs_per_batch_do_not_grow_with_the_classes(kw, fused):
     L, q = 50, 64
     g = torch.Generator().manual_seed(0)
     W, b = torch.randn(L, q, generator=g) / 8, torch.randn(L, generator=g) * 0.1
     tr = torch.relu(torch.randn(2000, q, generator=g)); tr[:, 5] *= 1e-25                 # a neuron with tiny contributions
     det = LINe(W, b, **kw).fit_features(tr, torch.arange(2000) % L)
+    det.fused_min_saving = fused
     few, many = batches(det, L)
     det.score_features(few)                                                              # the plan is built once, here
     with counting_syncs() as n_few: det.score_features(few)

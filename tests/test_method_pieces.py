@@ -342,8 +342,12 @@ def test_line_tiny_contributions_in_both_modes(mode):
     for W, pw in [(W, pw) for W in heads for pw in (0., 10., 20., 30., 40., 50., 60., 70., 80., 90.)]:
         d = LINe(W, b, act_prune_pct=None, weight_prune_pct=pw, clip_threshold=None, mode=mode).fit_features(x, y)
         assert ((d.contrib.abs() < 2.0 ** -60) & (d.contrib != 0)).any()
+        ref = line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), None, pw, None, mode)
+        d.fused_min_saving = 0                                                  # the fused kernel
+        np.testing.assert_allclose(d.score_features(q).double().numpy(), ref, rtol=1e-6)
+        d.fused_min_saving = None                                               # the loop, with its tiny-column path
         got = d.score_features(q).double().numpy()
-        np.testing.assert_allclose(got, line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), None, pw, None, mode), rtol=1e-6)
+        np.testing.assert_allclose(got, ref, rtol=1e-6)
         seen.add(tuple(np.round(got, 4)))
     assert len(seen) > 3                                                        # the thresholds do prune differently
 
@@ -381,8 +385,10 @@ def test_line_edge_columns_under_column_subsets(mode):
     for pa in (50., 60.):
         for pw in [i * 2.5 for i in range(41)]:
             d = LINe(W, b, act_prune_pct=pa, weight_prune_pct=pw, clip_threshold=None, mode=mode).fit_features(x, y)
-            np.testing.assert_allclose(d.score_features(q).double().numpy(),
-                                       line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), pa, pw, None, mode), rtol=1e-6)
+            ref = line_reference(W.numpy(), b.numpy(), x.numpy(), y.numpy(), q.numpy(), pa, pw, None, mode)
+            for fused in (0, None):                                             # the fused kernel, then the loop
+                d.fused_min_saving = fused
+                np.testing.assert_allclose(d.score_features(q).double().numpy(), ref, rtol=1e-6)
             p = _score_plan(d)
             checked['subset with tiny'] |= any(c is not None and t is not None and len(t) > 0 and l in (q @ W.T + b).argmax(1).tolist()
                                                for l, (c, t) in enumerate(zip(p['cols'], p['tiny'])))   # and some input predicted as that class
