@@ -197,7 +197,9 @@ _COMPILED = {}   # device type -> `_energy_rows` compiled by torch.compile on fi
 def _fused_rows(self: LINe, h, pred, idx, out, plan: dict) -> bool:
     "Score rows `idx` of `h` with the compiled `_energy_rows`, `plan['chunk']` rows per call; False (nothing trusted) where it cannot compile."
     dev = h.device.type
-    if dev not in _COMPILED: _COMPILED[dev] = torch.compile(_energy_rows, dynamic=True)
+    if dev not in _COMPILED:
+        import logging; logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)   # its 'No CUDA runtime is found' on CPU-only installs
+        _COMPILED[dev] = torch.compile(_energy_rows, dynamic=True)
     if _COMPILED[dev] is None: return False
     try:
         for i in torch.split(idx, plan['chunk']):
