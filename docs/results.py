@@ -17,51 +17,47 @@ BENCHMARKS = {'Fashion-MNIST CNN': 'benchmark_fashion', 'DenseNet, CIFAR-10 JPEG
 def _read(stem: str, what: str, **kw) -> pd.DataFrame: return pd.read_csv(RESULTS/f'{stem}_{what}.csv', **kw)
 
 
+def _md(header: list, rows) -> str:
+    "A Markdown table: the header cells, then one line per row of cells."
+    return '\n'.join([f"| {' | '.join(header)} |", '|---' * len(header) + '|', *(f"| {' | '.join(map(str, r))} |" for r in rows)])
+
+
 def table() -> str:
     "One row per detector: each benchmark's average FPR95 and AUROC with its 95% interval, then the paper's averages."
     avgs = {b: _read(s, 'averages', index_col=0) for b, s in BENCHMARKS.items()}
     first = next(iter(avgs.values()))
-    head = ' | '.join(f'{b} FPR95 [95% interval] | AUROC' for b in avgs)
-    lines = [f"| detector | {head} | paper's CIFAR-10 FPR95 | paper's AUROC |", '|---' * (2 + 2 * len(avgs) + 1) + '|']
     from line_nb.registry import ALL_DETECTORS              # the paper's order, then the later detectors
+    rows = []
     for det in [d for d in ALL_DETECTORS if any(d in a.index for a in avgs.values())]:
         cells = [f"{a.loc[det, f'ours {m}']:.2f} {a.loc[det, f'{m} 95% interval']}" if det in a.index else '–'
                  for a in avgs.values() for m in ('FPR95', 'AUROC')]
         paper = [f'{first.loc[det, c]:.2f}' if det in first.index and pd.notna(first.loc[det, c]) else '–' for c in ('paper FPR95', 'paper AUROC')]
-        lines.append(f"| {'**LINe**' if det == 'LINe' else det} | {' | '.join(cells)} | {' | '.join(paper)} |")
-    return '\n'.join(lines)
+        rows.append(['**LINe**' if det == 'LINe' else det, *cells, *paper])
+    return _md(['detector', *(h for b in avgs for h in (f'{b} FPR95 [95% interval]', 'AUROC')), "paper's CIFAR-10 FPR95", "paper's AUROC"], rows)
 
 
 def verdicts() -> str:
     "Each claim on each benchmark: the verdict, the difference of average FPR95 and its paired 95% interval."
     vs = {b: _read(s, 'verdicts', index_col=0) for b, s in BENCHMARKS.items()}
-    lines = [f"| claim (average FPR95) | {' | '.join(vs)} |", '|---' * (1 + len(vs)) + '|']
-    for claim in dict.fromkeys(c for v in vs.values() for c in v.index):
-        cells = [f"**{v.loc[claim, 'verdict']}**: {v.loc[claim, 'difference']:+.2f} {v.loc[claim, 'interval']}" if claim in v.index else '–'
-                 for v in vs.values()]
-        lines.append(f"| {claim} | {' | '.join(cells)} |")
-    return '\n'.join(lines)
+    claims = dict.fromkeys(c for v in vs.values() for c in v.index)
+    return _md(['claim (average FPR95)', *vs], ([claim, *[f"**{v.loc[claim, 'verdict']}**: {v.loc[claim, 'difference']:+.2f} {v.loc[claim, 'interval']}"
+                                                       if claim in v.index else '–' for v in vs.values()]] for claim in claims))
 
 
 def seeds() -> str:
     "The Fashion-MNIST benchmark over three training seeds: each detector's average FPR95 and AUROC as mean ± std, and each seed's FPR95."
     a = _read('benchmark_fashion_seeds', 'averages', index_col=0)
     per_seed = [c for c in a.columns if c.startswith('FPR95 seed')]
-    lines = [f"| detector | FPR95 (mean ± std) | AUROC (mean ± std) | {' | '.join(per_seed)} |", '|---' * (3 + len(per_seed)) + '|']
-    for det, r in a.iterrows():
-        lines.append(f"| {'**LINe**' if det == 'LINe' else det} | {r['FPR95 (mean ± std)']} | {r['AUROC (mean ± std)']} | " + ' | '.join(f'{r[c]:.2f}' for c in per_seed) + ' |')
-    return '\n'.join(lines)
+    return _md(['detector', 'FPR95 (mean ± std)', 'AUROC (mean ± std)', *per_seed],
+               ([f"**{det}**" if det == 'LINe' else det, r['FPR95 (mean ± std)'], r['AUROC (mean ± std)'], *(f'{r[c]:.2f}' for c in per_seed)] for det, r in a.iterrows()))
 
 
 def seed_verdicts() -> str:
     "Each claim on each training seed of the Fashion-MNIST CNN, with its paired interval, and whether the seeds agree."
     v = _read('benchmark_fashion_seeds', 'verdicts', index_col=0)
     cols = [c for c in v.columns if c.startswith('seed')]
-    lines = [f"| claim (average FPR95) | {' | '.join(cols)} | over seeds |", '|---' * (2 + len(cols)) + '|']
-    for claim, r in v.iterrows():
-        cells = [f"**{r[c].split(':', 1)[0]}**:{r[c].split(':', 1)[1]}" for c in cols]
-        lines.append(f"| {claim} | {' | '.join(cells)} | {r['over seeds']} |")
-    return '\n'.join(lines)
+    bold = lambda cell: '**{}**:{}'.format(*cell.split(':', 1))                        # "holds: +1.0 [...]" -> "**holds**: +1.0 [...]"
+    return _md(['claim (average FPR95)', *cols, 'over seeds'], ([claim, *(bold(r[c]) for c in cols), r['over seeds']] for claim, r in v.iterrows()))
 
 
 BLOCKS = {'table': table, 'verdicts': verdicts, 'seeds': seeds, 'seed_verdicts': seed_verdicts}
