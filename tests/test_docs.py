@@ -317,7 +317,7 @@ def test_page_fits_the_window(pages, path):
 def test_math_is_rendered(pages):
     "Every page with equations shows them typeset by the site's own MathJax: no raw TeX left."
     with_math = [p for p in pages if 'class="math' in (SITE/p).read_text(encoding='utf-8')]
-    assert 'nbs/30_greg.html' in with_math and 'nbs/09_method_reference.html' in with_math
+    assert 'nbs/30_greg.html' in with_math and 'nbs/19_method_reference.html' in with_math
     for p in pages:
         probe = pages[p].probe
         assert not probe['rawTex'], f'{p}: raw TeX on the page: {probe["rawTex"]}'

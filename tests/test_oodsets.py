@@ -1,4 +1,4 @@
-"Quick checks of the offline OOD sets (the notebook nbs/02_oodsets.ipynb has the full tests)."
+"Quick checks of the offline OOD sets (the notebook nbs/92_oodsets.ipynb has the full tests)."
 import os, warnings
 from unittest import mock
 import pytest, torch
