@@ -4,24 +4,20 @@ the benchmark chapters are regenerated after a change that moves numbers.
     .venv/bin/python bench/run_notebooks.py nbs/20_benchmark_fashion.ipynb nbs/22_ablations.ipynb
 
 Cells marked `#| eval: false` are skipped, as `nbdev_test` skips them; every other cell runs, in order, with the notebook's
-folder as the working directory. A notebook is rewritten only when all its cells succeeded; then `nbdev_clean` tidies it."""
-import re, subprocess, sys, time
+folder as the working directory. A notebook is rewritten only when all its cells succeeded; then `nbdev_clean` tidies it.
+Each chapter's wall-clock time is recorded in `nbs/results/run_times.csv` (see `bench/run_times.py`)."""
+import subprocess, sys
 from pathlib import Path
-from execnb.nbio import read_nb, write_nb
-from execnb.shell import CaptureShell
-from fastcore.xtras import working_directory
 
-NO_EVAL = re.compile(r'^#\|\s*eval:\s*false\s*$', re.M)
+sys.path.insert(0, str(Path(__file__).parent))
+from run_times import run as _run, record
 
 
 def run(path: Path) -> float:
-    "Execute notebook `path` in full and write it back with its outputs; returns the seconds taken."
-    nb, t0 = read_nb(path), time.time()
-    shell = CaptureShell(path)
-    with working_directory(path.parent):
-        shell.run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type != 'code' or bool(NO_EVAL.search(c.source)))
-    write_nb(nb, path)
-    return time.time() - t0
+    "Execute notebook `path` in full and write it back with its outputs; returns the seconds taken (recorded for a chapter)."
+    dt = _run(path, save=True)
+    if path.parent.name == 'nbs' and path.name[:1].isdigit(): record(path, dt, 'bench/run_notebooks.py')
+    return dt
 
 
 if __name__ == '__main__':

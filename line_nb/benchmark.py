@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np, torch
 from tqdm.auto import tqdm
 from .core import default_device, native_bf16
-from .metrics import ood_metrics, accuracy, METRIC_NAMES, bootstrap as bootstrap_replicates, interval, paired_difference, verdict
+from .metrics import ood_metrics, accuracy, METRIC_NAMES, bootstrap as bootstrap_replicates, interval, paired_difference, verdict, verdict_over_seeds
 from .detectors import Detector
 from .baselines import ODIN
 from .data import fashion_mnist, cifar, image_folder, ImageTensors, ToFloat, ImageFiles, subset, take, _subset_indices
@@ -455,10 +455,7 @@ class SeedResults:
         import pandas as pd
         rows = pd.DataFrame([{'seed': s, **r.compare(a, b, metric, ood)} for s, r in self.results.items()])
         rows['verdict'] = [verdict(lo, hi, metric) for lo, hi in zip(rows.lo, rows.hi)]         # per seed, from its paired interval
-        n = rows.verdict.value_counts().reindex(['holds', 'fails', 'undecided'], fill_value=0)
-        overall = (f"{a} better on every seed" if n['holds'] == len(rows) else f"{b} better on every seed" if n['fails'] == len(rows) else
-                   f"undecided: {a} better on {n['holds']}, {b} on {n['fails']}, no real difference on {n['undecided']} of {len(rows)} seeds")
-        rows.attrs['verdict'] = overall
+        rows.attrs['verdict'] = verdict_over_seeds(rows.verdict, a, b)
         return rows
     def save(self, out, figures: bool = False) -> list[Path]:
         "Each seed's files in `out/seed{s}/`, and summary.csv (mean, std per detector, OOD set and metric) in `out`."

@@ -18,10 +18,11 @@ from .oodsets import auxiliary_outliers
 from .detectors import energy
 
 # %% auto #0
-__all__ = ['AUX_N', 'AUX_SEED', 'GREG_METHODS', 'OFFICIAL_MARGINS', 'GREG_VERSION', 'free_energy', 'check_margins',
-           'energy_bounded_loss', 'correctly_placed', 'energy_grad_norms', 'check_lambdas', 'greg_penalty', 'greg_loss',
-           'greg_plus_select', 'GRegConfig', 'energies_and_features', 'calibrate_margins', 'greg_finetune',
-           'greg_fashion_cnn', 'ood_comparison']
+__all__ = ['AUX_N', 'AUX_SEED', 'GREG_METHODS', 'OFFICIAL_MARGINS', 'GREG_VERSION', 'TUNE_ID_EVERY', 'TUNE_AUX_HELD',
+           'free_energy', 'check_margins', 'energy_bounded_loss', 'correctly_placed', 'energy_grad_norms',
+           'check_lambdas', 'greg_penalty', 'greg_loss', 'greg_plus_select', 'GRegConfig', 'energies_and_features',
+           'calibrate_margins', 'greg_finetune', 'tuning_split', 'greg_fashion_cnn', 'tune_lambda_grad',
+           'ood_comparison']
 
 # %% ../nbs/30_greg.ipynb #bf0d234b
 def free_energy(logits: torch.Tensor) -> torch.Tensor:
@@ -250,32 +251,72 @@ def greg_finetune(model: nn.Module,              # a pretrained classifier with 
 
 # %% ../nbs/30_greg.ipynb #edf7160f
 GREG_VERSION = 2    # bump when the fine-tuning code changes meaning (2: the authors' penalty scale, train mode, GReg+ batches)
+TUNE_ID_EVERY, TUNE_AUX_HELD = 10, 2000   # choosing lambda_grad: every 10th ID training image and the last 2,000 outliers are held out
+
+def tuning_split(train: ImageTensors, aux: torch.Tensor):
+    "`(fit_id, held_id, fit_aux, held_aux)`: every `TUNE_ID_EVERY`-th ID training image and the last `TUNE_AUX_HELD` auxiliary outliers held out."
+    if len(aux) <= TUNE_AUX_HELD: raise ValueError(f"the auxiliary set has {len(aux)} images: more than {TUNE_AUX_HELD} are needed to hold {TUNE_AUX_HELD} out")
+    held = torch.arange(len(train)) % TUNE_ID_EVERY == 0
+    part = lambda m, nm: ImageTensors(train.images[m], train.labels[m], name=f'{train.name}-{nm}')
+    return part(~held, 'tune-fit'), part(held, 'tune-held'), aux[:-TUNE_AUX_HELD], aux[-TUNE_AUX_HELD:]
 
 def greg_fashion_cnn(cfg: GRegConfig = GRegConfig(),
                      pretrained_seed: int = 0,   # which pretrained Fashion-MNIST CNN to start from
                      aux_n: int = AUX_N, aux_seed: int = AUX_SEED,
+                     tuning: bool = False,       # fine-tune on the fit parts of `tuning_split` only (for choosing lambda_grad)
                      device=None, progress: bool = True, cache: bool = True):
     "The Fashion-MNIST CNN fine-tuned by `cfg`, from the checkpoint cache when the same run was done before; returns `(model, info)`."
     base = fashion_cnn(seed=pretrained_seed, device=device, progress=progress)
-    aux = auxiliary_outliers(aux_n, 'gray28', aux_seed)
-    key = tensor_digest(GREG_VERSION, FASHION_CNN_VERSION, base.state_dict(), aux, sorted(asdict(cfg).items()))
-    path = cache_dir('checkpoints')/f"fashion_cnn_v{FASHION_CNN_VERSION}_seed{pretrained_seed}_{cfg.method.replace('+', 'plus')}_{key}.pt"
+    aux, train = auxiliary_outliers(aux_n, 'gray28', aux_seed), fashion_mnist('train')
+    if tuning: train, _, aux, _ = tuning_split(train, aux)
+    key = tensor_digest(GREG_VERSION, FASHION_CNN_VERSION, base.state_dict(), aux, sorted(asdict(cfg).items()),
+                        *((('tuning', TUNE_ID_EVERY, TUNE_AUX_HELD),) if tuning else ()))
+    path = cache_dir('checkpoints')/f"fashion_cnn_v{FASHION_CNN_VERSION}_seed{pretrained_seed}_{cfg.method.replace('+', 'plus')}{'_tuning' if tuning else ''}_{key}.pt"
     if cache and path.exists():
         ck = torch.load(path, map_location='cpu', weights_only=True)
         base.load_state_dict(ck['state_dict']); return base.eval(), ck['info']
-    model, hist, info = greg_finetune(base, aux, cfg, progress=progress)
-    info = {**info, 'history': hist, 'aux': dict(n=aux_n, seed=aux_seed), 'pretrained_seed': pretrained_seed, 'threads': torch.get_num_threads()}
+    model, hist, info = greg_finetune(base, aux, cfg, train=train, progress=progress)
+    info = {**info, 'history': hist, 'aux': dict(n=aux_n, seed=aux_seed), 'pretrained_seed': pretrained_seed, 'tuning': tuning, 'threads': torch.get_num_threads()}
     if cache:
         tmp = path.with_suffix(f'.tmp{os.getpid()}')
         torch.save({'state_dict': model.state_dict(), 'info': info}, tmp); os.replace(tmp, path)
     return model, info
 
+# %% ../nbs/30_greg.ipynb #aec7b2ff
+def tune_lambda_grad(lambdas=(0.1, 1., 10.),          # candidate values of lambda_grad
+                     base: GRegConfig = GRegConfig(),   # every other setting (its `method` must be 'greg' or 'greg+')
+                     pretrained_seed: int = 0, aux_n: int = AUX_N, aux_seed: int = AUX_SEED,
+                     tolerance: float = 1.,             # points of held-out ID accuracy a value may lose against energy-only
+                     progress: bool = False, cache: bool = True) -> pd.DataFrame:
+    "One row per fine-tune (energy-only, then `base.method` at each lambda): held-out ID accuracy and held-out ID-vs-outlier FPR95 / AUROC; `chosen` marks the rule's pick. No test OOD set is used."
+    from dataclasses import replace
+    from line_nb.metrics import ood_metrics
+    from line_nb.models import evaluate_accuracy
+    if base.method == 'energy': raise ValueError("base.method must be 'greg' or 'greg+' (the method whose lambda_grad is tuned)")
+    lambdas = [float(l) for l in lambdas]
+    if not lambdas: raise ValueError('no lambda_grad to try')
+    for l in lambdas: check_lambdas(base.lambda_s, l)
+    _, held_id, _, held_aux = tuning_split(fashion_mnist('train'), auxiliary_outliers(aux_n, 'gray28', aux_seed))
+    runs = [('energy', 0., replace(base, method='energy'))] + [(base.method, l, replace(base, lambda_grad=l)) for l in lambdas]
+    rows = []
+    for meth, lam, cfg in runs:
+        m, info = greg_fashion_cnn(cfg, pretrained_seed, aux_n, aux_seed, tuning=True, progress=progress, cache=cache)
+        r = ood_metrics(-energies_and_features(m, held_id.images)[0], -energies_and_features(m, held_aux)[0])
+        rows.append(dict(method=meth, lambda_grad=lam, steps=cfg.steps, held_id_accuracy=evaluate_accuracy(m, held_id),
+                         held_aux_FPR95=float(r['FPR95']), held_aux_AUROC=float(r['AUROC']), seconds=info['seconds']))   # percent
+    out = pd.DataFrame(rows)
+    ok = (out.method != 'energy') & (out.held_id_accuracy >= out.held_id_accuracy[0] - tolerance)
+    out['chosen'] = False
+    if ok.any(): out.loc[out[ok].held_aux_FPR95.idxmin(), 'chosen'] = True
+    return out
+
 # %% ../nbs/30_greg.ipynb #a6a0eea0
 def ood_comparison(models: dict,            # {name: FashionCNN-like classifier}
                    train=None, test=None,   # ID `ImageTensors`; default Fashion-MNIST train / test
-                   oods: dict | None = None, # {name: uint8 images}; default `ood_sets('gray28', seed=0)`
+                   oods: dict | None = None, # {name: uint8 images}; default `ood_sets('gray28', seed=seed)`
+                   seed: int = 0,           # the OOD sets' draw and the held-out split, as `run_benchmark(seed=...)`
                    progress: bool = False) -> pd.DataFrame:
-    "One row per network, OOD set and score (Energy; LINe with p_a = p_w = 90, delta = ID p90): FPR95, AUROC (percent), ID accuracy; the scores in `.attrs['scores']`. The benchmark's protocol (chapter 20): a seeded 10% of the ID test set is held out for delta; the other 90% is scored."
+    "One row per network, OOD set and score (Energy; LINe with p_a = p_w = 90, delta = ID p90): FPR95, AUROC (percent), ID accuracy; the scores in `.attrs['scores']`. The benchmark's protocol (chapter 20): a 10% of the ID test set, seeded by `seed`, is held out for delta; the other 90% is scored."
     from line_nb.features import extract
     from line_nb.models import Backbone
     from line_nb.detectors import Energy
@@ -285,14 +326,14 @@ def ood_comparison(models: dict,            # {name: FashionCNN-like classifier}
     from line_nb.oodsets import ood_sets
     from line_nb.benchmark import validation_split
     train = fashion_mnist('train') if train is None else train; test = fashion_mnist('test') if test is None else test
-    oods = ood_sets('gray28', seed=0) if oods is None else oods
+    oods = ood_sets('gray28', seed=seed) if oods is None else oods
     rows, scores = [], {}
     for name, model in models.items():
         bb = Backbone(model); kw = dict(progress=progress, device=next(model.parameters()).device)
         ftr, fte = extract(bb, train, **kw), extract(bb, test, **kw)
         foo = {n: extract(bb, ImageTensors(x, name=f'ood-{n}-{len(x)}'), **kw).features for n, x in oods.items()}
         acc = 100 * (fte.preds == fte.labels).double().mean().item()          # the classifier's, on the whole ID test set
-        val, ev = validation_split(fte)
+        val, ev = validation_split(fte, seed=seed)
         line = LINe(bb, act_prune_pct=90, weight_prune_pct=90, clip_threshold=clip_threshold_at_percentile(val.features, 90)).fit_features(ftr.features, ftr.labels)
         for sname, det in (('Energy', Energy(bb)), ('LINe', line)):
             s_id, s_ood = det.score_features(ev.features), {n: det.score_features(f) for n, f in foo.items()}

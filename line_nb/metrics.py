@@ -12,7 +12,7 @@ from .core import check_features, check_labels
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'as_scores', 'check_tpr', 'fpr_at_95_tpr_id_positive', 'fpr_at_95_tpr_ood_positive', 'auroc',
            'aupr_in', 'aupr_out', 'accuracy', 'ood_metrics', 'metrics_table', 'bootstrap', 'interval',
-           'paired_difference', 'verdict']
+           'paired_difference', 'verdict', 'verdict_over_seeds']
 
 # %% ../nbs/95_metrics.ipynb #c1203b53
 def as_scores(s, # scores: 1-D NumPy array, torch tensor (any device) or list
@@ -191,3 +191,13 @@ def verdict(lo: float, hi: float, metric: str = 'FPR95') -> str:
     lower_better = metric.upper().startswith('FPR')                       # FPR95: lower is better; AUROC, AUPR: higher
     if lo > 0 or hi < 0: return 'holds' if (hi < 0) == lower_better else 'fails'
     return 'undecided'
+
+def verdict_over_seeds(verdicts,          # one verdict per seed: 'holds', 'fails' or 'undecided' (from `verdict`)
+                       a: str = 'a', b: str = 'b') -> str:
+    "The claim 'a beats b' over several training seeds, in words: better on every seed, or undecided with the counts."
+    v = list(verdicts)
+    if not v or set(v) - {'holds', 'fails', 'undecided'}: raise ValueError(f"verdicts must be a non-empty list of 'holds', 'fails', 'undecided', got {v}")
+    n = {k: v.count(k) for k in ('holds', 'fails', 'undecided')}
+    if n['holds'] == len(v): return f"{a} better on every seed"
+    if n['fails'] == len(v): return f"{b} better on every seed"
+    return f"undecided: {a} better on {n['holds']}, {b} on {n['fails']}, no real difference on {n['undecided']} of {len(v)} seeds"

@@ -1,0 +1,151 @@
+"""Each chapter's run time, measured on this machine, and the line that states it in the chapter.
+
+    .venv/bin/python bench/run_times.py time nbs/10_activated_neurons.ipynb ...   # run in full (not saved), record
+    .venv/bin/python bench/run_times.py write                                   # fill every chapter's **Run time.** line
+    .venv/bin/python bench/run_times.py check                                   # the lines agree with the records
+
+`time` executes a notebook top to bottom, `slow` and data-flagged cells included, with every cache warm, and records
+the wall-clock seconds in `nbs/results/run_times.csv`; `bench/run_notebooks.py` records the same way whenever it
+regenerates a notebook's outputs. That is the *cached* time. A *first run* on a fresh machine adds the one-time work
+that fills the caches the chapter reads; that cost is not guessed but read from the caches' own records:
+
+- `fashion`: training the Fashion-MNIST CNN (the checkpoint's per-epoch history) and the feature passes of
+  `offline_benchmark()` (each cached `Features` keeps the seconds its pass took);
+- `densenet`: the feature passes of `densenet_benchmark()` (the DenseNet-BC-100 over the CIFAR-10 images and the OOD sets);
+- `seeds`: two more CNNs (training seeds 1 and 2) and their feature passes, for chapter 20's last section;
+- `greg`: the GReg fine-tunes chapter 30 compares (each checkpoint keeps the seconds it took).
+
+Which of them a chapter needs is read from its code (`offline_benchmark`, `densenet_benchmark`, `run_seeds`, ...)."""
+import csv, datetime, os, re, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT/'nbs'
+CSV = NBS/'results'/'run_times.csv'
+FIELDS = ['chapter', 'seconds', 'threads', 'date', 'how']
+LINE = re.compile(r'^\*\*Run time\.\*\*.*$', re.M)
+PLACEHOLDER = '**Run time.** _not yet measured_'
+NEEDS = {'fashion': re.compile(r'offline_benchmark|fashion_cnn\(|run_seeds|greg_fashion_cnn'),
+         'densenet': re.compile(r'densenet_benchmark|load_dice_densenet'),
+         'seeds': re.compile(r'run_seeds\('), 'greg': re.compile(r'greg_fashion_cnn\(GRegConfig\(')}
+
+
+def chapters():
+    "Every chapter notebook: nbs/NN_*.ipynb (not the home page, not the answers)."
+    return sorted(p for p in NBS.glob('[0-9]*.ipynb'))
+
+
+def records() -> dict:
+    if not CSV.exists(): return {}
+    with CSV.open() as f: return {r['chapter']: r for r in csv.DictReader(f)}
+
+
+def record(path, seconds: float, how: str):
+    "Store notebook `path`'s measured full-run seconds (one row per chapter, the newest wins)."
+    import torch
+    rows = records()
+    rows[Path(path).stem] = dict(chapter=Path(path).stem, seconds=f'{seconds:.0f}', threads=torch.get_num_threads(),
+                                 date=datetime.date.today().isoformat(), how=how)
+    CSV.parent.mkdir(exist_ok=True)
+    with CSV.open('w', newline='') as f:
+        w = csv.DictWriter(f, FIELDS); w.writeheader(); w.writerows(rows[k] for k in sorted(rows))
+
+
+def run(path: Path, save: bool = False) -> float:
+    "Execute notebook `path` in full (cells marked `#| eval: false` excepted); write it back when `save`; seconds taken."
+    from execnb.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
+    nb, t0 = read_nb(path), time.time()
+    with working_directory(path.parent):
+        CaptureShell(path).run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type != 'code' or bool(re.search(r'^#\|\s*eval:\s*false\s*$', c.source, re.M)))
+    dt = time.time() - t0
+    if save: write_nb(nb, path)
+    return dt
+
+
+def _feature_seconds(feats) -> float:
+    return sum(float(f.meta.get('seconds') or 0) for f in feats)
+
+
+def one_time_costs() -> dict:
+    "Seconds of each one-time preparation, from the caches' records (a preparation whose cache is absent is left out)."
+    import torch
+    from line_nb.core import cache_dir
+    out = {}
+    def cnn_seconds(seed):
+        p = next(iter(cache_dir('checkpoints').glob(f'fashion_cnn_v*_e*_seed{seed}_fp32.pt')), None)
+        return None if p is None else torch.load(p, map_location='cpu', weights_only=False)['history'][-1]['seconds']
+    from line_nb.features import offline_benchmark
+    t0 = cnn_seconds(0)
+    if t0 is not None:
+        B = offline_benchmark()
+        out['fashion'] = t0 + _feature_seconds([B.train, B.test, *B.oods.values()])
+        ts = [cnn_seconds(s) for s in (1, 2)]
+        if None not in ts:
+            out['seeds'] = sum(ts) + sum(_feature_seconds([b.train, b.test, *b.oods.values()]) for b in map(offline_benchmark, (1, 2)))
+    try:
+        from line_nb.densenet import densenet_benchmark
+        D = densenet_benchmark()
+        out['densenet'] = _feature_seconds([D.train, D.test, *D.oods.values()])
+    except Exception: pass
+    infos = [torch.load(p, map_location='cpu', weights_only=True)['info'] for p in cache_dir('checkpoints').glob('fashion_cnn_v*_seed*_*_*.pt') if not p.name.endswith('_fp32.pt')]
+    full = [i['seconds'] for i in infos if i['config']['steps'] == 400 and i['config']['lambda_grad'] == 1.0]
+    if full: out['greg'] = sum(full)
+    return out
+
+
+def _dur(s: float) -> str:
+    s = float(s)
+    return f'{s:.0f} s' if s < 90 else f'{s / 60:.0f} min' if s < 5400 else f'{s / 3600:.1f} h'
+
+
+def line_for(path: Path, rec: dict, costs: dict) -> str:
+    "The **Run time.** line of chapter `path`."
+    src = path.read_text()
+    needs = [k for k, pat in NEEDS.items() if pat.search(src)]
+    if 'seeds' in needs or 'greg' in needs: needs = ['fashion'] + [k for k in needs if k != 'fashion']
+    cached = f"{_dur(rec['seconds'])} with its caches warm"
+    parts = {'fashion': 'training the Fashion-MNIST CNN and extracting its features', 'densenet': "extracting the DenseNet's CIFAR-10 and OOD features",
+             'seeds': 'two more CNNs (seeds 1 and 2)', 'greg': 'the GReg fine-tunes'}
+    missing = [k for k in needs if k not in costs]
+    if missing: raise SystemExit(f"{path.name}: no record of the one-time cost of {missing}: run the chapter once, then `write` again")
+    first = (f"; a first run on an empty cache adds {_dur(sum(costs[k] for k in needs))} once ("
+             + '; '.join(f'{parts[k]}: {_dur(costs[k])}' for k in needs) + ')') if needs else '; nothing to prepare (no cache is read)'
+    return (f"**Run time.** {cached}{first}. Measured on a 2-core CPU ({rec['threads']} torch threads, no GPU) on {rec['date']}"
+            + ' with `bench/run_times.py`.')
+
+
+def expected() -> dict:
+    recs, costs = records(), one_time_costs()
+    out = {}
+    for p in chapters():
+        if p.stem not in recs: raise SystemExit(f"{p.name}: no measured run time in {CSV.relative_to(ROOT)}: `python bench/run_times.py time {p.relative_to(ROOT)}`")
+        out[p] = line_for(p, recs[p.stem], costs)
+    return out
+
+
+def _cell_with_line(nb):
+    hits = [c for c in nb['cells'] if c['cell_type'] == 'markdown' and LINE.search(''.join(c['source']))]
+    return hits[0] if len(hits) == 1 else None
+
+
+if __name__ == '__main__':
+    import json
+    cmd, args = (sys.argv[1:2] or [''])[0], sys.argv[2:]
+    if cmd == 'time':
+        for a in args:
+            p = Path(a).resolve(); dt = run(p)
+            record(p, dt, 'bench/run_times.py time'); print(f"{p.name}: {dt:.0f} s", flush=True)
+    elif cmd in ('write', 'check'):
+        bad = []
+        for p, want in expected().items():
+            nb = json.loads(p.read_text()); c = _cell_with_line(nb)
+            if c is None: bad.append(f"{p.name}: no single **Run time.** line in a markdown cell"); continue
+            s = ''.join(c['source']); have = LINE.search(s).group(0)
+            if have == want: continue
+            if cmd == 'check': bad.append(f"{p.name}: says {have!r}, the records give {want!r}"); continue
+            c['source'] = LINE.sub(want.replace('\\', r'\\'), s, count=1).splitlines(keepends=True)
+            p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n'); print(f"{p.name}: {want}")
+        if bad: sys.exit('\n'.join(bad))
+    else: sys.exit(__doc__)
