@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBS := dataset-fashion-mnist gimp-data opencv-doc chromium
 
-.PHONY: setup bench test docs perf mutate readme
+.PHONY: setup prepare bench test docs perf mutate readme
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,13 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
+
+# Fill the caches every chapter reads, once, before a class (docs/instructors.md): the Fashion-MNIST CNN, the offline
+# OOD sets and their features; then the DenseNet's features when its checkpoint and CIFAR-10 can be found or downloaded.
+prepare: setup
+	$(BIN)/python -c "from line_nb.features import offline_benchmark; offline_benchmark(progress=True); print('Fashion-MNIST CNN and features: cached')"
+	@$(BIN)/python -c "from line_nb.densenet import densenet_benchmark; densenet_benchmark(progress=True); print('DenseNet features: cached')" \
+	  || echo "DenseNet features not prepared (see the error above; line-nb data says what is missing): the cells marked densenet will be skipped"
 
 # Train the Fashion-MNIST CNN if it is not cached, extract features, print the OOD table.
 bench: setup

@@ -1,8 +1,9 @@
 """Each chapter's run time, measured on this machine, and the line that states it in the chapter.
 
     .venv/bin/python bench/run_times.py time nbs/10_activated_neurons.ipynb ...   # run in full (not saved), record
-    .venv/bin/python bench/run_times.py write                                   # fill every chapter's **Run time.** line
-    .venv/bin/python bench/run_times.py check                                   # the lines agree with the records
+    .venv/bin/python bench/run_times.py costs      # record the one-time preparations' costs from this machine's caches
+    .venv/bin/python bench/run_times.py write      # fill every chapter's **Run time.** line and docs/course.md's table
+    .venv/bin/python bench/run_times.py check      # they agree with the records (make test; reads only the CSVs)
 
 `time` executes a notebook top to bottom, `slow` and data-flagged cells included, with every cache warm, and records
 the wall-clock seconds in `nbs/results/run_times.csv`; `bench/run_notebooks.py` records the same way whenever it
@@ -22,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
 CSV = NBS/'results'/'run_times.csv'
+COSTS = NBS/'results'/'one_time_costs.csv'
+COURSE = ROOT/'docs'/'course.md'
+BLOCK = re.compile(r'(<!-- generated: run_times -->\n).*?(<!-- end: run_times -->)', re.S)
 FIELDS = ['chapter', 'seconds', 'threads', 'date', 'how']
 LINE = re.compile(r'^\*\*Run time\.\*\*.*$', re.M)
 PLACEHOLDER = '**Run time.** _not yet measured_'
@@ -56,10 +60,13 @@ def run(path: Path, save: bool = False) -> float:
     from execnb.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
     from fastcore.xtras import working_directory
-    nb, t0 = read_nb(path), time.time()
+    nb, t0, mtime = read_nb(path), time.time(), path.stat().st_mtime
     with working_directory(path.parent):
         CaptureShell(path).run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type != 'code' or bool(re.search(r'^#\|\s*eval:\s*false\s*$', c.source, re.M)))
     dt = time.time() - t0
+    if save and path.stat().st_mtime != mtime:   # edited while it ran: keep the edit, put the outputs beside it
+        write_nb(nb, path.with_suffix('.ran.ipynb'))
+        raise SystemExit(f"{path.name} was changed while it ran; its outputs are in {path.with_suffix('.ran.ipynb').name}, the edited notebook is untouched")
     if save: write_nb(nb, path)
     return dt
 
@@ -100,29 +107,59 @@ def _dur(s: float) -> str:
     return f'{s:.0f} s' if s < 90 else f'{s / 60:.0f} min' if s < 5400 else f'{s / 3600:.1f} h'
 
 
+def record_costs():
+    "Measure the one-time costs from the caches of this machine and store them in `nbs/results/one_time_costs.csv`."
+    costs = one_time_costs()
+    with COSTS.open('w', newline='') as f:
+        w = csv.writer(f); w.writerow(['preparation', 'seconds', 'date'])
+        for k, v in costs.items(): w.writerow([k, f'{v:.0f}', datetime.date.today().isoformat()])
+    return costs
+
+
+def recorded_costs() -> dict:
+    if not COSTS.exists(): return {}
+    with COSTS.open() as f: return {r['preparation']: float(r['seconds']) for r in csv.DictReader(f)}
+
+
+def needs(path: Path) -> list:
+    "The one-time preparations chapter `path` reads, from its code."
+    src = path.read_text()
+    n = [k for k, pat in NEEDS.items() if pat.search(src)]
+    return ['fashion'] + [k for k in n if k != 'fashion'] if ('seeds' in n or 'greg' in n) else n
+
+
 def line_for(path: Path, rec: dict, costs: dict) -> str:
     "The **Run time.** line of chapter `path`."
-    src = path.read_text()
-    needs = [k for k, pat in NEEDS.items() if pat.search(src)]
-    if 'seeds' in needs or 'greg' in needs: needs = ['fashion'] + [k for k in needs if k != 'fashion']
+    need = needs(path)
     cached = f"{_dur(rec['seconds'])} with its caches warm"
     parts = {'fashion': 'training the Fashion-MNIST CNN and extracting its features', 'densenet': "extracting the DenseNet's CIFAR-10 and OOD features",
              'seeds': 'two more CNNs (seeds 1 and 2)', 'greg': 'the GReg fine-tunes'}
-    missing = [k for k in needs if k not in costs]
+    missing = [k for k in need if k not in costs]
     if missing: raise SystemExit(f"{path.name}: no record of the one-time cost of {missing}: run the chapter once, then `write` again")
-    first = (f"; a first run on an empty cache adds {_dur(sum(costs[k] for k in needs))} once ("
-             + '; '.join(f'{parts[k]}: {_dur(costs[k])}' for k in needs) + ')') if needs else '; nothing to prepare (no cache is read)'
+    first = (f"; a first run on an empty cache adds {_dur(sum(costs[k] for k in need))} once ("
+             + '; '.join(f'{parts[k]}: {_dur(costs[k])}' for k in need) + ')') if need else '; nothing to prepare (no cache is read)'
     return (f"**Run time.** {cached}{first}. Measured on a 2-core CPU ({rec['threads']} torch threads, no GPU) on {rec['date']}"
             + ' with `bench/run_times.py`.')
 
 
 def expected() -> dict:
-    recs, costs = records(), one_time_costs()
+    recs, costs = records(), recorded_costs()
     out = {}
     for p in chapters():
         if p.stem not in recs: raise SystemExit(f"{p.name}: no measured run time in {CSV.relative_to(ROOT)}: `python bench/run_times.py time {p.relative_to(ROOT)}`")
         out[p] = line_for(p, recs[p.stem], costs)
     return out
+
+
+def course_table() -> str:
+    "The Markdown table of docs/course.md: every chapter, its cached run time and what a first run adds."
+    recs, costs = records(), recorded_costs()
+    rows = ['| chapter | with caches warm | a first run adds, once |', '|---|---|---|']
+    for p in chapters():
+        n = needs(p)
+        rows.append(f"| [{p.stem}](nbs/{p.stem}.ipynb) | {_dur(recs[p.stem]['seconds'])} | "
+                    + (f"{_dur(sum(costs[k] for k in n))} ({', '.join(n)})" if n else 'nothing') + ' |')
+    return '\n'.join(rows) + '\n'
 
 
 def _cell_with_line(nb):
@@ -137,6 +174,8 @@ if __name__ == '__main__':
         for a in args:
             p = Path(a).resolve(); dt = run(p)
             record(p, dt, 'bench/run_times.py time'); print(f"{p.name}: {dt:.0f} s", flush=True)
+    elif cmd == 'costs':
+        for k, v in record_costs().items(): print(f"{k}: {_dur(v)}")
     elif cmd in ('write', 'check'):
         bad = []
         for p, want in expected().items():
@@ -147,5 +186,10 @@ if __name__ == '__main__':
             if cmd == 'check': bad.append(f"{p.name}: says {have!r}, the records give {want!r}"); continue
             c['source'] = LINE.sub(want.replace('\\', r'\\'), s, count=1).splitlines(keepends=True)
             p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n'); print(f"{p.name}: {want}")
+        page = COURSE.read_text(); want = BLOCK.sub(lambda m: m.group(1) + course_table() + m.group(2), page)
+        if not BLOCK.search(page): bad.append(f"{COURSE.name}: no <!-- generated: run_times --> block")
+        elif want != page:
+            if cmd == 'check': bad.append(f"{COURSE.name}: the run-time table differs from the records (python bench/run_times.py write)")
+            else: COURSE.write_text(want); print(f"{COURSE.name}: run-time table written")
         if bad: sys.exit('\n'.join(bad))
     else: sys.exit(__doc__)

@@ -26,7 +26,7 @@ from .registry import (ALL_DETECTORS, BENCHMARK_SETTINGS, MODEL_SETTINGS, detect
 __all__ = ['PAPER_AVERAGES', 'ID_SETS', 'MODELS', 'DEFAULT_MODEL', 'PAPER_OOD_FOLDERS', 'paper_averages', 'evaluate',
            'paper_layout', 'averages_with_paper', 'validation_split', 'plan_benchmark', 'model_pipeline', 'load_model',
            'load_benchmark', 'BenchmarkResult', 'run_benchmark', 'SeedResults', 'run_seeds', 'save_figures',
-           'fit_detector', 'score_folder']
+           'pooled_roc', 'fit_detector', 'score_folder']
 
 # %% ../nbs/96b_benchmark.ipynb #e57f162f
 PAPER_AVERAGES = {  # the LINe paper's published averages (FPR95 %, AUROC %); NOT computed by line_nb
@@ -502,6 +502,31 @@ def save_figures(scores: dict, out, title: str = '') -> list[str]:
     out = Path(out)
     hist.savefig(out/'histograms.png', dpi=90); roc.savefig(out/'roc.png', dpi=90)
     return ['histograms.png', 'roc.png']
+
+# %% ../nbs/96b_benchmark.ipynb #5db6e25d
+def pooled_roc(scores: dict,              # {detector: (id_scores, {ood: scores})}, as `evaluate` returns in `.attrs['scores']`
+               names=None,                # the detectors to draw, in order (default: all); 'LINe' is drawn thick and black
+               ax=None, title: str = ''):
+    "ROC curves (ID positive) of the detectors in `names`, all OOD sets pooled with each set weighted 1 / its size; returns the axes."
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+    names = list(scores) if names is None else list(names)
+    missing = [n for n in names if n not in scores]
+    if missing: raise KeyError(f"no scores for {missing}; there are scores for {list(scores)}")
+    ax = plt.subplots(figsize=(6.5, 5))[1] if ax is None else ax
+    for n in names:
+        s_id, s_ood = scores[n]
+        if not s_ood: raise ValueError(f"{n}: no OOD scores")
+        w = np.concatenate([np.full(len(s_id), 1. / len(s_id))] + [np.full(len(s), 1. / len(s) / len(s_ood)) for s in s_ood.values()])
+        y = np.r_[np.ones(len(s_id)), np.zeros(sum(len(s) for s in s_ood.values()))]
+        s = np.concatenate([np.asarray(s_id, dtype=np.float64), *[np.asarray(v, dtype=np.float64) for v in s_ood.values()]])
+        fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
+        line = n == 'LINe' or n.startswith('LINe ')
+        ax.plot(fpr, tpr, lw=2.2 if line else 1.2, color='k' if line else None, label=n, zorder=3 if line else 2)
+    ax.axhline(.95, ls='--', color='grey', lw=.8); ax.plot([0, 1], [0, 1], ':', color='grey', lw=.8)
+    ax.set_xlabel('false positive rate (OOD accepted as ID)'); ax.set_ylabel('true positive rate (ID accepted)')
+    ax.set_title(title, fontsize=10); ax.legend(fontsize=8, loc='lower right')
+    return ax
 
 # %% ../nbs/96b_benchmark.ipynb #91e58cfe
 def _split(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
