@@ -26,7 +26,7 @@ CSV = NBS/'results'/'run_times.csv'
 COSTS = NBS/'results'/'one_time_costs.csv'
 COURSE = ROOT/'docs'/'course.md'
 BLOCK = re.compile(r'(<!-- generated: run_times -->\n).*?(<!-- end: run_times -->)', re.S)
-FIELDS = ['chapter', 'seconds', 'threads', 'date', 'how']
+FIELDS = ['chapter', 'seconds', 'threads', 'load', 'date', 'how']
 LINE = re.compile(r'^\*\*Run time\.\*\*.*$', re.M)
 PLACEHOLDER = '**Run time.** _not yet measured_'
 NEEDS = {'fashion': re.compile(r'offline_benchmark|fashion_cnn\(|run_seeds|greg_fashion_cnn'),
@@ -44,11 +44,12 @@ def records() -> dict:
     with CSV.open() as f: return {r['chapter']: r for r in csv.DictReader(f)}
 
 
-def record(path, seconds: float, how: str):
-    "Store notebook `path`'s measured full-run seconds (one row per chapter, the newest wins)."
+def record(path, seconds: float, how: str, load: float | None = None):
+    "Store notebook `path`'s measured full-run seconds (one row per chapter, the newest wins), with the machine's load average."
     import torch
     rows = records()
-    rows[Path(path).stem] = dict(chapter=Path(path).stem, seconds=f'{seconds:.0f}', threads=torch.get_num_threads(),
+    load = os.getloadavg()[0] if load is None else load
+    rows[Path(path).stem] = dict(chapter=Path(path).stem, seconds=f'{seconds:.0f}', threads=torch.get_num_threads(), load=f'{load:.1f}',
                                  date=datetime.date.today().isoformat(), how=how)
     CSV.parent.mkdir(exist_ok=True)
     with CSV.open('w', newline='') as f:
@@ -138,7 +139,10 @@ def line_for(path: Path, rec: dict, costs: dict) -> str:
     if missing: raise SystemExit(f"{path.name}: no record of the one-time cost of {missing}: run the chapter once, then `write` again")
     first = (f"; a first run on an empty cache adds {_dur(sum(costs[k] for k in need))} once ("
              + '; '.join(f'{parts[k]}: {_dur(costs[k])}' for k in need) + ')') if need else '; nothing to prepare (no cache is read)'
-    return (f"**Run time.** {cached}{first}. Measured on a 2-core CPU ({rec['threads']} torch threads, no GPU) on {rec['date']}"
+    load = rec.get('load') or ''
+    busy = (', its load not recorded' if not load else
+            f", shared with other jobs (load average {float(load):.0f}), so an idle machine is faster" if float(load) >= 2.5 else '')
+    return (f"**Run time.** {cached}{first}. Measured on a 2-core CPU ({rec['threads']} torch threads, no GPU{busy}) on {rec['date']}"
             + ' with `bench/run_times.py`.')
 
 
