@@ -1,6 +1,7 @@
 """Each chapter's run time, measured on this machine, and the line that states it in the chapter.
 
     .venv/bin/python bench/run_times.py time nbs/10_activated_neurons.ipynb ...   # run in full (not saved), record
+    .venv/bin/python bench/run_times.py time --fast nbs/93a_densenet.ipynb ...    # the same, `slow` cells skipped
     .venv/bin/python bench/run_times.py costs      # record the one-time preparations' costs from this machine's caches
     .venv/bin/python bench/run_times.py write      # fill every chapter's **Run time.** line and docs/course.md's table
     .venv/bin/python bench/run_times.py check      # they agree with the records (make test; reads only the CSVs)
@@ -56,14 +57,18 @@ def record(path, seconds: float, how: str, load: float | None = None):
         w = csv.DictWriter(f, FIELDS); w.writeheader(); w.writerows(rows[k] for k in sorted(rows))
 
 
-def run(path: Path, save: bool = False) -> float:
-    "Execute notebook `path` in full (cells marked `#| eval: false` excepted); write it back when `save`; seconds taken."
+SLOW = re.compile(r'^#\|\s*slow\s*$', re.M)
+
+
+def run(path: Path, save: bool = False, skip_slow: bool = False) -> float:
+    "Execute notebook `path` in full (cells marked `#| eval: false` excepted, and `slow` ones with `skip_slow`); write it back when `save`; seconds taken."
     from execnb.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
     from fastcore.xtras import working_directory
     nb, t0, mtime = read_nb(path), time.time(), path.stat().st_mtime
     with working_directory(path.parent):
-        CaptureShell(path).run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type != 'code' or bool(re.search(r'^#\|\s*eval:\s*false\s*$', c.source, re.M)))
+        CaptureShell(path).run_all(nb, exc_stop=True, preproc=lambda c: c.cell_type != 'code' or bool(re.search(r'^#\|\s*eval:\s*false\s*$', c.source, re.M))
+                                                                or (skip_slow and bool(SLOW.search(c.source))))
     dt = time.time() - t0
     if save and path.stat().st_mtime != mtime:   # edited while it ran: keep the edit, put the outputs beside it
         write_nb(nb, path.with_suffix('.ran.ipynb'))
@@ -132,7 +137,8 @@ def needs(path: Path) -> list:
 def line_for(path: Path, rec: dict, costs: dict) -> str:
     "The **Run time.** line of chapter `path`."
     need = needs(path)
-    cached = f"{_dur(rec['seconds'])} with its caches warm"
+    fast = 'slow cells skipped' in rec['how']
+    cached = f"{_dur(rec['seconds'])} with its caches warm" + (", its `slow` cells (longer checks) skipped" if fast else '')
     parts = {'fashion': 'training the Fashion-MNIST CNN and extracting its features', 'densenet': "extracting the DenseNet's CIFAR-10 and OOD features",
              'seeds': 'two more CNNs (seeds 1 and 2)', 'greg': 'the GReg fine-tunes'}
     missing = [k for k in need if k not in costs]
@@ -159,9 +165,10 @@ def course_table() -> str:
     "The Markdown table of docs/course.md: every chapter, its cached run time and what a first run adds."
     recs, costs = records(), recorded_costs()
     rows = ['| chapter | with caches warm | a first run adds, once |', '|---|---|---|']
+    skipped = lambda st: ' (slow cells skipped)' if 'slow cells skipped' in recs[st]['how'] else ''
     for p in chapters():
         n = needs(p)
-        rows.append(f"| [{p.stem}](nbs/{p.stem}.ipynb) | {_dur(recs[p.stem]['seconds'])} | "
+        rows.append(f"| [{p.stem}](nbs/{p.stem}.ipynb) | {_dur(recs[p.stem]['seconds'])}{skipped(p.stem)} | "
                     + (f"{_dur(sum(costs[k] for k in n))} ({', '.join(n)})" if n else 'nothing') + ' |')
     return '\n'.join(rows) + '\n'
 
@@ -175,9 +182,10 @@ if __name__ == '__main__':
     import json
     cmd, args = (sys.argv[1:2] or [''])[0], sys.argv[2:]
     if cmd == 'time':
-        for a in args:
-            p = Path(a).resolve(); dt = run(p)
-            record(p, dt, 'bench/run_times.py time'); print(f"{p.name}: {dt:.0f} s", flush=True)
+        fast = '--fast' in args   # skip `slow` cells: for the library's look-up chapters, whose slow cells are long re-checks
+        for a in [a for a in args if a != '--fast']:
+            p = Path(a).resolve(); dt = run(p, skip_slow=fast)
+            record(p, dt, 'bench/run_times.py time' + (' --fast (slow cells skipped)' if fast else '')); print(f"{p.name}: {dt:.0f} s", flush=True)
     elif cmd == 'costs':
         for k, v in record_costs().items(): print(f"{k}: {_dur(v)}")
     elif cmd in ('write', 'check'):

@@ -76,7 +76,7 @@ def inventory() -> list[DataItem]:
     "Every item line_nb can use, looked up now (nothing is downloaded or extracted)."
     from line_nb.densenet import DICE_CHECKPOINTS, dice_urls
     from line_nb.oodsets import OPENCV_DIRS, GIMP_PATTERN_DIRS, _env_dirs
-    dense = 'the DenseNet chapters (03a, 21, 22; slow cells of 10, 11, 15, 23) and tests/test_claims.py'
+    dense = 'the DenseNet chapters (93a, 21, 22; slow cells of 10, 11, 15, 23; cells of 00) and tests/test_claims.py'
     items = [
         DataItem('fashion-mnist', 'ID data set', 'Fashion-MNIST, 60,000 + 10,000 images 28x28 (the offline benchmark of every chapter)', _find_fashion(),
                  'sudo apt install dataset-fashion-mnist, or LINE_NB_FASHION_MNIST=FOLDER, or line-nb data --fetch fashion-mnist', fetchable=True,
