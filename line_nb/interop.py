@@ -36,6 +36,9 @@ HYPERPARAMETER_SPACES = {  # detector name -> {hyperparameter: candidate values}
     'SCALE': {'pct': [65., 70., 75., 80., 85., 90., 95.]},
     'KNN': {'k': [1, 5, 10, 20, 50, 100, 200]},
     'NAN+KNN': {'k': [1, 5, 10, 20, 50, 100, 200]},
+    'NAN+ReAct': {'pct': [85., 90., 95., 99.]},                  # NAN's Table 2 combinations: the parts' own grids
+    'NAN+ReAct+KNN': {'k': [1, 5, 10, 20, 50, 100, 200], 'pct': [85., 90., 95., 99.]},
+    'NAN+ReAct+Mahalanobis': {'pct': [85., 90., 95., 99.]},
     'ODIN': {'T': [1., 10., 100., 1000.]},
     'Energy': {'T': [0.5, 1., 2.]},
 }
