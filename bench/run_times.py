@@ -30,7 +30,7 @@ BLOCK = re.compile(r'(<!-- generated: run_times -->\n).*?(<!-- end: run_times --
 FIELDS = ['chapter', 'seconds', 'threads', 'load', 'date', 'how']
 LINE = re.compile(r'^\*\*Run time\.\*\*.*$', re.M)
 PLACEHOLDER = '**Run time.** _not yet measured_'
-NEEDS = {'fashion': re.compile(r'offline_benchmark|fashion_cnn\(|run_seeds|greg_fashion_cnn'),
+NEEDS = {'fashion': re.compile(r'offline_benchmark|fashion_cnn\(|run_seeds|greg_fashion_cnn|run_benchmark\(|fit_detector\(|line-nb\W+(bench|fit)'),
          'densenet': re.compile(r'densenet_benchmark|load_dice_densenet'),
          'seeds': re.compile(r'run_seeds\('), 'greg': re.compile(r'greg_fashion_cnn\(GRegConfig\(')}
 
@@ -110,7 +110,7 @@ def one_time_costs() -> dict:
 
 def _dur(s: float) -> str:
     s = float(s)
-    return f'{s:.0f} s' if s < 90 else f'{s / 60:.0f} min' if s < 5400 else f'{s / 3600:.1f} h'
+    return '<1 s' if s < 0.5 else f'{s:.0f} s' if s < 90 else f'{s / 60:.0f} min' if s < 5400 else f'{s / 3600:.1f} h'
 
 
 def record_costs():
@@ -127,9 +127,17 @@ def recorded_costs() -> dict:
     with COSTS.open() as f: return {r['preparation']: float(r['seconds']) for r in csv.DictReader(f)}
 
 
-def needs(path: Path) -> list:
-    "The one-time preparations chapter `path` reads, from its code."
-    src = path.read_text()
+def _runs(cell: str) -> str:
+    "The lines of a code cell that run something: not the library's exported code, imports, `def` lines, or checks that a call fails."
+    if re.search(r'^#\|\s*export', cell, re.M): return ''           # the library's code, defined here, run elsewhere
+    return '\n'.join(l for l in cell.splitlines() if not (re.match(r'\s*((from \S+ )?import |def |class )', l) or 'test_fail(' in l))
+
+
+def needs(path: Path, skip_slow: bool = False) -> list:
+    "The one-time preparations chapter `path` reads, from the code it runs (definitions aside; `slow` cells aside with `skip_slow`)."
+    import json
+    cells = [''.join(c['source']) for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
+    src = '\n'.join(_runs(c) for c in cells if not (skip_slow and SLOW.search(c)))
     n = [k for k, pat in NEEDS.items() if pat.search(src)]
     return ['fashion'] + [k for k in n if k != 'fashion'] if ('seeds' in n or 'greg' in n) else n
 
@@ -167,7 +175,7 @@ def course_table() -> str:
     rows = ['| chapter | with caches warm | a first run adds, once |', '|---|---|---|']
     skipped = lambda st: ' (slow cells skipped)' if 'slow cells skipped' in recs[st]['how'] else ''
     for p in chapters():
-        n = needs(p)
+        n = needs(p, 'slow cells skipped' in recs[p.stem]['how'])
         rows.append(f"| [{p.stem}](nbs/{p.stem}.ipynb) | {_dur(recs[p.stem]['seconds'])}{skipped(p.stem)} | "
                     + (f"{_dur(sum(costs[k] for k in n))} ({', '.join(n)})" if n else 'nothing') + ' |')
     return '\n'.join(rows) + '\n'
